@@ -1,0 +1,296 @@
+"""Sampling: settings, ``sample`` (model to DataTree) and ``fit`` (data to result)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import numbers
+import platform
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from bayesmix.data import as_observations, check_n_components
+from bayesmix.density import Draws, pointwise_log_lik
+from bayesmix.model import build_model, jittered_starts, start_values
+from bayesmix.result import MixtureResult
+from bayesmix.spec import MixtureSpec, Priors
+
+__all__ = ["SAMPLERS", "SamplerSettings", "fit", "sample"]
+
+Sampler = Literal["auto", "pymc", "nutpie", "numpyro"]
+SAMPLERS: tuple[str, ...] = ("auto", "pymc", "nutpie", "numpyro")
+#: Python module each optional sampler needs.
+_SAMPLER_MODULE = {"nutpie": "nutpie", "numpyro": "numpyro"}
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}={value!r} must be a positive integer")
+    return int(value)
+
+
+def resolve_sampler(sampler: str) -> str:
+    """Return the concrete sampler for ``sampler``, checking that it is installed."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler={sampler!r} is not one of {list(SAMPLERS)}")
+    if sampler == "auto":
+        return "nutpie" if importlib.util.find_spec("nutpie") is not None else "pymc"
+    module = _SAMPLER_MODULE.get(sampler)
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise ImportError(
+            f"sampler={sampler!r} needs the package {module!r}, which is not installed; "
+            "install it with `pip install 'bayesmix[fast]'` or use sampler='pymc'"
+        )
+    return sampler
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How the posterior was sampled; recorded with every fit.
+
+    Parameters
+    ----------
+    draws, tune, chains : int
+        Post-tuning draws per chain, tuning steps per chain, number of chains.
+    target_accept : float
+        NUTS target acceptance rate, in (0, 1).
+    random_seed : int
+        The seed actually used (drawn from the OS if the user gave none).
+    sampler : str
+        The concrete sampler: "pymc", "nutpie" or "numpyro".
+    cores : int or None
+        Chains run in parallel on this many cores (None: PyMC's default).
+    """
+
+    draws: int
+    tune: int
+    chains: int
+    target_accept: float
+    random_seed: int
+    sampler: str
+    cores: int | None = None
+
+    def __post_init__(self) -> None:
+        _positive_int("draws", self.draws)
+        _positive_int("chains", self.chains)
+        if isinstance(self.tune, bool) or not isinstance(self.tune, numbers.Integral):
+            raise ValueError(f"tune={self.tune!r} must be a non-negative integer")
+        if self.tune < 0:
+            raise ValueError(f"tune={self.tune!r} must be a non-negative integer")
+        if not 0.0 < float(self.target_accept) < 1.0:
+            raise ValueError(f"target_accept={self.target_accept!r} must lie in (0, 1)")
+        if self.cores is not None:
+            _positive_int("cores", self.cores)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as plain, JSON-serialisable data."""
+        return asdict(self)
+
+
+def _seed(random_seed: int | None) -> int:
+    if random_seed is None:
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(random_seed, bool) or not isinstance(random_seed, numbers.Integral):
+        raise TypeError(f"random_seed={random_seed!r} must be an integer or None")
+    if random_seed < 0:
+        raise ValueError(f"random_seed={random_seed!r} must be non-negative")
+    return int(random_seed)
+
+
+def data_fingerprint(y: np.ndarray) -> str:
+    """SHA-256 of the float64 bytes of the observations."""
+    return hashlib.sha256(np.ascontiguousarray(y, dtype=np.float64).tobytes()).hexdigest()
+
+
+def sample(
+    model: pm.Model,
+    y: np.ndarray,
+    spec: MixtureSpec,
+    settings: SamplerSettings,
+    *,
+    progressbar: bool = True,
+    **sample_kwargs: Any,
+) -> xr.DataTree:
+    """Run NUTS on a model from :func:`build_model` and return the DataTree.
+
+    Every chain starts near the k-means solution (see :func:`bayesmix.model.start_values`)
+    with a small jitter, so that chains begin in the posterior's main mode. The returned
+    tree has groups ``posterior``, ``sample_stats``, ``log_likelihood`` and
+    ``observed_data``; its attrs record the spec, the settings and the data fingerprint.
+    """
+    kwargs = _start_kwargs(model, y, spec, settings)
+    kwargs.update(sample_kwargs)
+    idata = pm.sample(
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=settings.cores,
+        random_seed=settings.random_seed,
+        progressbar=progressbar,
+        nuts_sampler=settings.sampler,
+        target_accept=settings.target_accept,
+        compute_convergence_checks=False,
+        model=model,
+        **kwargs,
+    )
+    if "log_likelihood" not in idata.children:
+        idata["log_likelihood"] = xr.DataTree(_log_likelihood(idata["posterior"], y))
+    idata.attrs.update(
+        {
+            "bayesmix_spec": json.dumps(spec.to_dict()),
+            "bayesmix_sampler_settings": json.dumps(settings.to_dict()),
+            "bayesmix_data_sha256": data_fingerprint(y),
+            "bayesmix_versions": json.dumps(package_versions()),
+        }
+    )
+    return idata
+
+
+def _start_kwargs(
+    model: pm.Model, y: np.ndarray, spec: MixtureSpec, settings: SamplerSettings
+) -> dict[str, Any]:
+    """Arguments to ``pm.sample`` that start every chain in the main mode, per sampler.
+
+    PyMC's default start jitters each unconstrained value by U(-1, 1); for the ordered
+    means that multiplies each gap by up to e, enough to put chains in different modes.
+    We start from k-means instead, with a small order-preserving jitter per chain where
+    the sampler takes per-chain starts (PyMC, numpyro) and none where it does not (nutpie).
+    """
+    free = {rv.name for rv in model.free_RVs}
+    start = {name: v for name, v in start_values(y, spec).items() if name in free}
+    if settings.sampler == "nutpie":
+        return {"initvals": start, "compile_kwargs": {"jitter_rvs": set()}}
+    rng = np.random.default_rng([settings.random_seed, 0xB1E5])
+    starts = [
+        {name: v for name, v in s.items() if name in free}
+        for s in jittered_starts(start_values(y, spec), settings.chains, rng)
+    ]
+    if settings.sampler == "pymc":
+        return {"initvals": starts, "init": "adapt_diag"}
+    return {"initvals": starts, "nuts_sampler_kwargs": {"jitter": False}}
+
+
+def _log_likelihood(posterior: xr.DataTree, y: np.ndarray) -> xr.Dataset:
+    """Pointwise log-likelihood ``log p(y_i | theta)`` per draw, as ArviZ's LOO expects.
+
+    Computed from the posterior draws with the same maths as the densities (labels summed
+    out), in chunks, rather than by PyMC, whose model transforms reject custom starts.
+    """
+    chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    flat = {
+        name: posterior[name].stack(s=("chain", "draw")).transpose("s", "component").values
+        for name in ("weights", "mu", "sigma")
+    }
+    ll = pointwise_log_lik(y, Draws(flat["weights"], flat["mu"], flat["sigma"]))
+    values = ll.reshape(chains, n_draws, y.size)
+    coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values,
+              "obs": np.arange(y.size)}
+    return xr.Dataset({"y": (("chain", "draw", "obs"), values)}, coords=coords)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages a fit depends on."""
+    out = {"python": platform.python_version()}
+    for name in ("bayesmix", "pymc", "pytensor", "arviz", "arviz-base", "arviz-stats",
+                 "numpy", "scipy", "xarray", "nutpie", "numpyro", "jax"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def fit(
+    data: Any,
+    n_components: int = 2,
+    *,
+    priors: Priors | dict[str, Any] | None = None,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    cores: int | None = None,
+    target_accept: float = 0.9,
+    random_seed: int | None = None,
+    sampler: Sampler = "auto",
+    progressbar: bool = True,
+    **sample_kwargs: Any,
+) -> MixtureResult:
+    """Fit a Bayesian finite normal mixture by NUTS.
+
+    Parameters
+    ----------
+    data : array_like
+        Observations: a list, NumPy array, pandas Series or one-column DataFrame, or
+        xarray DataArray of finite real numbers.
+    n_components : int, default 2
+        Number of components K; at most the number of observations.
+    priors : Priors or dict, optional
+        Prior overrides; anything left unset is scaled to the data (see :class:`Priors`).
+    draws, tune : int, default 1000
+        Post-tuning draws and tuning steps per chain.
+    chains : int, default 4
+        Number of chains; at least 2 are needed to check convergence.
+    cores : int, optional
+        Cores to run chains on in parallel (default: as PyMC decides).
+    target_accept : float, default 0.9
+        NUTS target acceptance rate; raise it (e.g. 0.99) if there are divergences.
+    random_seed : int, optional
+        Seed for the starts and the sampler; the same seed gives the same draws. If None,
+        a seed is drawn and recorded in the result.
+    sampler : {"auto", "pymc", "nutpie", "numpyro"}, default "auto"
+        NUTS implementation. "auto" uses nutpie when installed, else PyMC's own.
+    progressbar : bool, default True
+        Show the sampler's progress bar.
+    **sample_kwargs
+        Passed on to :func:`pymc.sample` (e.g. ``nuts_sampler_kwargs``).
+
+    Returns
+    -------
+    MixtureResult
+        The posterior with summaries, densities, memberships, diagnostics and plots.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For invalid data or arguments, with a message saying how to fix them.
+
+    Warns
+    -----
+    ConvergenceWarning
+        One per failed convergence check (r_hat, ESS, divergences, chains in different
+        modes), with a remedy.
+
+    See Also
+    --------
+    build_model : the PyMC model alone.
+
+    Examples
+    --------
+    >>> import bayesmix as bm
+    >>> y = bm.simulate_mixture(500, [0.6, 0.4], [1.0, 5.0], [1.0, 2.0], random_seed=0)
+    >>> res = bm.fit(y, n_components=2, random_seed=1, progressbar=False)  # doctest: +SKIP
+    >>> res.components  # doctest: +SKIP
+    """
+    y = as_observations(data)
+    k = check_n_components(n_components, y.size)
+    spec = MixtureSpec.from_data(y, k, priors)
+    settings = SamplerSettings(
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        target_accept=target_accept,
+        random_seed=_seed(random_seed),
+        sampler=resolve_sampler(sampler),
+        cores=cores,
+    )
+    model = build_model(y, spec)
+    idata = sample(model, y, spec, settings, progressbar=progressbar, **sample_kwargs)
+    result = MixtureResult(idata, model=model)
+    result.check_convergence(stacklevel=3)
+    return result

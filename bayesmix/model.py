@@ -1,0 +1,178 @@
+"""The only module that builds a PyMC graph: the marginalised finite normal mixture.
+
+Variable and dimension names are public (they appear in saved files):
+
+- ``weights`` (dim ``component``): mixture weights, Dirichlet.
+- ``mu``, ``sigma`` (dim ``component``): component means (ordered) and standard deviations
+  on the data's scale. They are deterministic functions of the sampled ``mu_z`` and
+  ``sigma_z``, the same quantities on the standardised scale ``z = (y - loc) / scale``
+  (``loc``, ``scale``: the data's mean and standard deviation). Sampling on that scale
+  makes the posterior geometry the same whatever the data's units, which is what makes
+  fits equivariant and numerically safe for data in units of 1e-9 or offset by 1e9.
+- ``y`` (dim ``obs``): the observations; the discrete labels are summed out, so each
+  ``y_i`` has density ``sum_k w_k Normal(y_i | mu_k, sigma_k)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pymc as pm
+from pymc.distributions.transforms import ordered
+
+from bayesmix.data import as_observations
+from bayesmix.spec import MixtureSpec
+
+__all__ = ["build_model", "start_values", "standardisation"]
+
+#: Smallest gap between neighbouring start means, in data standard deviations.
+_MIN_START_GAP = 1e-3
+#: Smallest start sigma, in data standard deviations (a cluster of tied values has sd 0).
+_MIN_START_SIGMA = 0.05
+
+
+def standardisation(y: np.ndarray) -> tuple[float, float]:
+    """Return ``(loc, scale)``: the data's mean and standard deviation."""
+    return float(np.mean(y)), float(np.std(y))
+
+
+def _kmeans_1d(z: np.ndarray, k: int, n_iter: int = 100) -> np.ndarray:
+    """Lloyd's k-means on sorted 1-D data, started at quantiles; returns labels."""
+    centres = np.quantile(z, (np.arange(k) + 0.5) / k)
+    labels = np.zeros(z.size, dtype=int)
+    for _ in range(n_iter):
+        # Sorted centres split the line at their midpoints; searchsorted assigns in O(n log k).
+        centres = np.sort(centres)
+        new = np.searchsorted((centres[1:] + centres[:-1]) / 2.0, z)
+        if np.array_equal(new, labels) and _ > 0:
+            break
+        labels = new
+        for j in range(k):
+            members = z[labels == j]
+            if members.size:
+                centres[j] = members.mean()
+    return labels
+
+
+def start_values(y: np.ndarray, spec: MixtureSpec) -> dict[str, np.ndarray]:
+    """A start in the posterior's main mode, from k-means on the standardised data.
+
+    Returns constrained values for the sampled variables ``weights``, ``mu_z`` (strictly
+    increasing) and ``sigma_z``. PyMC's ordered transform needs strictly increasing start
+    values; starting every chain here keeps chains from landing in different modes.
+    """
+    loc, scale = standardisation(y)
+    z = (y - loc) / scale
+    k = spec.n_components
+    labels = _kmeans_1d(z, k)
+    counts = np.bincount(labels, minlength=k)
+    means = np.array([z[labels == j].mean() if counts[j] else np.nan for j in range(k)])
+    sds = np.array([z[labels == j].std() if counts[j] > 1 else 0.0 for j in range(k)])
+    # Empty clusters (possible with heavy ties) take the quantile positions instead.
+    fallback = np.quantile(z, (np.arange(k) + 0.5) / k)
+    means = np.where(np.isnan(means), fallback, means)
+    means = np.sort(means)
+    for j in range(1, k):  # strictly increasing, whatever the ties
+        means[j] = max(means[j], means[j - 1] + _MIN_START_GAP)
+    sigma_z = np.maximum(sds, _MIN_START_SIGMA)
+    weights = (counts + 1.0) / (counts.sum() + k)
+    return {"weights": weights, "mu_z": means, "sigma_z": sigma_z}
+
+
+def jittered_starts(
+    start: dict[str, np.ndarray], chains: int, rng: np.random.Generator
+) -> list[dict[str, np.ndarray]]:
+    """One start per chain: small jitter around ``start`` that keeps the means ordered.
+
+    The jitter (means moved by at most a tenth of the smallest gap, sigmas and weights
+    scaled by at most ~10%) lets chains explore independently while all of them begin
+    in the same mode.
+    """
+    mu = start["mu_z"]
+    gap = np.min(np.diff(mu)) if mu.size > 1 else 1.0
+    out = []
+    for _ in range(chains):
+        w = start["weights"] * np.exp(rng.uniform(-0.1, 0.1, mu.size))
+        out.append(
+            {
+                "weights": w / w.sum(),
+                "mu_z": mu + rng.uniform(-0.1, 0.1, mu.size) * gap,
+                "sigma_z": start["sigma_z"] * np.exp(rng.uniform(-0.1, 0.1, mu.size)),
+            }
+        )
+    return out
+
+
+def build_model(data: Any, spec: MixtureSpec | int) -> pm.Model:
+    """Build the PyMC model of a finite normal mixture with the labels marginalised out.
+
+    Parameters
+    ----------
+    data : array_like
+        The observations (validated as in :func:`bayesmix.fit`).
+    spec : MixtureSpec or int
+        The mixture to build. An int is the number of components, with default priors
+        resolved against ``data``; a spec whose priors hold ``None`` is resolved likewise.
+
+    Returns
+    -------
+    pymc.Model
+        A model with coords ``component`` and ``obs``, free variables ``weights``
+        (omitted when K = 1), ``mu_z`` and ``sigma_z``, deterministics ``mu`` and
+        ``sigma`` and the observed ``y``. It has no custom initial values (they would
+        block PyMC's model transforms); to sample it yourself, pass
+        ``initvals=start_values(y, spec)``: the ordered means need strictly increasing
+        starts.
+
+    See Also
+    --------
+    bayesmix.fit : build, sample and wrap the result in one call.
+
+    Examples
+    --------
+    >>> import bayesmix as bm
+    >>> y = bm.simulate_mixture(200, [0.5, 0.5], [0.0, 4.0], [1.0, 1.0], random_seed=0)
+    >>> model = bm.build_model(y, 2)
+    >>> sorted(rv.name for rv in model.free_RVs)
+    ['mu_z', 'sigma_z', 'weights']
+    """
+    y = as_observations(data)
+    if not isinstance(spec, MixtureSpec):
+        spec = MixtureSpec.from_data(y, spec)
+    elif not spec.priors.is_resolved:
+        spec = MixtureSpec(spec.n_components, spec.priors.resolve(y), spec.family)
+    if spec.n_components > y.size:
+        raise ValueError(
+            f"n_components={spec.n_components} but only {y.size} observations; need at "
+            "least n_components observations"
+        )
+    k, p = spec.n_components, spec.priors
+    assert p.mu_loc is not None and p.mu_scale is not None and p.sigma_scale is not None
+    loc, scale = standardisation(y)
+    coords = {"component": np.arange(k), "obs": np.arange(y.size)}
+    with pm.Model(coords=coords) as model:
+        if k == 1:
+            weights = pm.Deterministic("weights", pm.math.ones(1), dims="component")
+        else:
+            weights = pm.Dirichlet(
+                "weights",
+                a=np.full(k, p.weights_concentration),
+                dims="component",
+            )
+        ordering = {"transform": ordered} if k > 1 else {}
+        mu_z = pm.Normal(
+            "mu_z",
+            mu=(p.mu_loc - loc) / scale,
+            sigma=p.mu_scale / scale,
+            dims="component",
+            **ordering,
+        )
+        sigma_z = pm.HalfNormal("sigma_z", sigma=p.sigma_scale / scale, dims="component")
+        mu = pm.Deterministic("mu", loc + scale * mu_z, dims="component")
+        sigma = pm.Deterministic("sigma", scale * sigma_z, dims="component")
+        if k == 1:
+            pm.Normal("y", mu=mu[0], sigma=sigma[0], observed=y, dims="obs")
+        else:
+            pm.NormalMixture("y", w=weights, mu=mu, sigma=sigma, observed=y, dims="obs")
+    return model

@@ -1,0 +1,113 @@
+"""Plots of a fitted mixture. Each ``plot_x`` draws what the result's ``x`` computes.
+
+Functions take a :class:`~bayesmix.result.MixtureResult` and an optional matplotlib Axes
+to draw into, and return the Axes (or ArviZ's PlotCollection), so a plot renders inline
+in a notebook, goes into a user's own figure, or is saved with
+``ax.figure.savefig("density.png")``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bayesmix import density as dens
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from bayesmix.result import MixtureResult
+
+__all__ = ["plot_density", "plot_trace"]
+
+
+def plot_density(
+    result: MixtureResult,
+    ax: Axes | None = None,
+    *,
+    ci_prob: float | None = None,
+    bins: int | str = "auto",
+    n_points: int = 500,
+    show_components: bool = True,
+    title: str | None = None,
+) -> Axes:
+    """Histogram of the data with the predictive density, its band and the components.
+
+    Parameters
+    ----------
+    result : MixtureResult
+        A fitted mixture.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure is made if omitted.
+    ci_prob : float, optional
+        Probability of the pointwise band; default ArviZ's ``stats.ci_prob``.
+    bins : int or str, default "auto"
+        Histogram bins, as in :func:`numpy.histogram`.
+    n_points : int, default 500
+        Grid points for the curves.
+    show_components : bool, default True
+        Draw each component's posterior mean weighted density ``w_k N(x | mu_k, sigma_k)``.
+    title : str, optional
+        Axes title; default describes the fit.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes, holding one histogram, the density line, the band, and one line per
+        component.
+
+    Examples
+    --------
+    >>> ax = res.plot_density()  # doctest: +SKIP
+    >>> ax.figure.savefig("density.png")  # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    x = result.grid(n_points)
+    frame = result.density(x, ci_prob=ci_prob)
+    prob = frame.attrs["ci_prob"]
+    ax.hist(result.data, bins=bins, density=True, color="0.82", edgecolor="white",
+            label="data", gid="bayesmix-histogram")
+    ax.fill_between(x, frame["lower"], frame["upper"], color="C0", alpha=0.3, linewidth=0,
+                    label=f"{prob:.0%} credible band", gid="bayesmix-band")
+    ax.plot(x, frame["mean"], color="C0", lw=2, label="posterior predictive density",
+            gid="bayesmix-density")
+    if show_components:
+        curves = dens.component_curves(x, result.draws)
+        for k, curve in enumerate(curves):
+            ax.plot(x, curve, ls="--", lw=1.2, color=f"C{k + 1}",
+                    label=f"component {k} (weighted)", gid=f"bayesmix-component-{k}")
+    ax.set_xlabel("value")
+    ax.set_ylabel("density")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title if title is not None else
+                 f"{result.n_components}-component normal mixture, n = {result.data.size}")
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def plot_trace(result: MixtureResult, var_names: list[str] | None = None,
+               **kwargs: Any) -> Any:
+    """Trace and marginal posterior plots of the parameters (arviz-plots).
+
+    Parameters
+    ----------
+    result : MixtureResult
+        A fitted mixture.
+    var_names : list of str, optional
+        Variables to show; default ``["weights", "mu", "sigma"]``.
+    **kwargs
+        Passed to :func:`arviz_plots.plot_trace_dist`.
+
+    Returns
+    -------
+    arviz_plots.PlotCollection
+        Its ``viz["figure"]`` holds the matplotlib Figure.
+    """
+    from arviz_plots import plot_trace_dist
+
+    if var_names is None:
+        var_names = ["weights", "mu", "sigma"] if result.n_components > 1 else ["mu", "sigma"]
+    kwargs.setdefault("backend", "matplotlib")
+    return plot_trace_dist(result.idata, var_names=var_names, **kwargs)

@@ -1,0 +1,324 @@
+"""MixtureResult: a thin, immutable wrapper over the DataTree of a fitted mixture.
+
+Everything it reports is computed from the tree (posterior, observed data, attrs), so a
+result loaded from a file behaves exactly like a fresh one.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from arviz_base import rcParams
+from arviz_stats import summary as az_summary
+
+from bayesmix import density as dens
+from bayesmix.diagnostics import Diagnostics, diagnose, warn_if_not_converged
+from bayesmix.spec import MixtureSpec
+
+if TYPE_CHECKING:
+    import pymc as pm
+    from matplotlib.axes import Axes
+
+__all__ = ["MixtureResult"]
+
+#: Parameters reported by summary() and components, in order.
+PARAMETERS = ("weights", "mu", "sigma")
+
+
+def _ci_prob(ci_prob: float | None) -> float:
+    """Resolve ``ci_prob`` against ArviZ's rcParams, and check it."""
+    prob = float(rcParams["stats.ci_prob"]) if ci_prob is None else float(ci_prob)
+    if not 0.0 < prob < 1.0:
+        raise ValueError(f"ci_prob={ci_prob!r} must lie in (0, 1), e.g. ci_prob=0.9")
+    return prob
+
+
+class MixtureResult:
+    """A fitted Bayesian finite mixture.
+
+    Do not build it by hand: :func:`bayesmix.fit` returns one.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        The posterior (``weights``, ``mu``, ``sigma`` with dim ``component``), sample
+        stats, log likelihood, observed data, and attrs holding the spec and settings.
+    model : pymc.Model, optional
+        The PyMC model it was sampled from; rebuilt from the tree when not given.
+    """
+
+    idata: xr.DataTree
+    _model: pm.Model | None
+
+    def __init__(self, idata: xr.DataTree, model: pm.Model | None = None) -> None:
+        object.__setattr__(self, "idata", idata)
+        object.__setattr__(self, "_model", model)
+        for group in ("posterior", "observed_data"):
+            if group not in idata.children:
+                raise ValueError(f"the DataTree has no {group!r} group; is it a bayesmix fit?")
+        if "bayesmix_spec" not in idata.attrs:
+            raise ValueError("the DataTree has no 'bayesmix_spec' attribute; is it a bayesmix fit?")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"MixtureResult is immutable; cannot set {name!r}")
+
+    # -- what was fitted -------------------------------------------------------------
+    @cached_property
+    def spec(self) -> MixtureSpec:
+        """The mixture specification with the resolved priors."""
+        return MixtureSpec.from_dict(json.loads(self.idata.attrs["bayesmix_spec"]))
+
+    @cached_property
+    def sampler_settings(self) -> dict[str, Any]:
+        """Sampler, draws, tune, chains, target_accept and the seed actually used."""
+        raw = self.idata.attrs.get("bayesmix_sampler_settings", "{}")
+        return dict(json.loads(raw))
+
+    @property
+    def n_components(self) -> int:
+        """Number of mixture components K."""
+        return self.spec.n_components
+
+    @cached_property
+    def data(self) -> np.ndarray:
+        """The observations the model was fitted to."""
+        return np.asarray(self.idata["observed_data"]["y"].values, dtype=np.float64)
+
+    @property
+    def model(self) -> pm.Model:
+        """The PyMC model (rebuilt from the data and spec for a loaded result)."""
+        if self._model is None:
+            from bayesmix.model import build_model
+
+            object.__setattr__(self, "_model", build_model(self.data, self.spec))
+        assert self._model is not None
+        return self._model
+
+    @cached_property
+    def draws(self) -> dens.Draws:
+        """Posterior draws of (weights, mu, sigma), each of shape (draws x chains, K)."""
+        post = self.idata["posterior"]
+
+        def flat(name: str) -> np.ndarray:
+            da = post[name].stack(sample=("chain", "draw")).transpose("sample", "component")
+            return np.ascontiguousarray(da.values, dtype=np.float64)
+
+        return dens.Draws(*(flat(name) for name in PARAMETERS))
+
+    # -- summaries -------------------------------------------------------------------
+    def summary(self, var_names: list[str] | None = None, ci_prob: float | None = None,
+                **kwargs: Any) -> pd.DataFrame:
+        """ArviZ summary of the posterior: mean, sd, interval, ESS, r_hat, MCSE.
+
+        Parameters
+        ----------
+        var_names : list of str, optional
+            Variables to summarise; default ``["weights", "mu", "sigma"]`` (weights are
+            left out for K = 1, where the single weight is 1).
+        ci_prob : float, optional
+            Probability of the credible interval; default ArviZ's ``stats.ci_prob``.
+        **kwargs
+            Passed to :func:`arviz_stats.summary` (e.g. ``ci_kind="hdi"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter, e.g. ``mu[0]``.
+        """
+        if var_names is None:
+            var_names = [v for v in PARAMETERS if v != "weights" or self.n_components > 1]
+        return az_summary(self.idata, var_names=var_names, ci_prob=_ci_prob(ci_prob), **kwargs)
+
+    def components_table(self, ci_prob: float | None = None) -> pd.DataFrame:
+        """Posterior mean and equal-tailed interval of each component's weight, mean, sigma.
+
+        Parameters
+        ----------
+        ci_prob : float, optional
+            Interval probability; default ArviZ's ``stats.ci_prob``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per component, columns ``weight``, ``weight_lower``,
+            ``weight_upper``, ``mean``, ``mean_lower``, ..., ``sigma_upper``.
+        """
+        prob = _ci_prob(ci_prob)
+        tail = (1.0 - prob) / 2.0
+        table = {}
+        for param, label in zip(PARAMETERS, ("weight", "mean", "sigma"), strict=True):
+            values = getattr(self.draws, param)
+            table[label] = values.mean(axis=0)
+            table[f"{label}_lower"] = np.quantile(values, tail, axis=0)
+            table[f"{label}_upper"] = np.quantile(values, 1.0 - tail, axis=0)
+        frame = pd.DataFrame(table, index=pd.RangeIndex(self.n_components, name="component"))
+        frame.attrs["ci_prob"] = prob
+        return frame
+
+    @property
+    def components(self) -> pd.DataFrame:
+        """Tidy per-component table: weight, mean, sigma with credible intervals."""
+        return self.components_table()
+
+    @cached_property
+    def diagnostics(self) -> Diagnostics:
+        """Convergence diagnostics: r_hat, ESS, divergences, chains in different modes."""
+        return diagnose(self.idata)
+
+    @property
+    def converged(self) -> bool:
+        """Whether every convergence check passed."""
+        return self.diagnostics.converged
+
+    def check_convergence(self, stacklevel: int = 2) -> Diagnostics:
+        """Issue a :class:`ConvergenceWarning` for each failed check; return diagnostics."""
+        warn_if_not_converged(self.diagnostics, stacklevel=stacklevel + 1)
+        return self.diagnostics
+
+    # -- densities and memberships --------------------------------------------------------
+    def grid(self, n_points: int = 500, pad: float = 0.1) -> np.ndarray:
+        """Evenly spaced points over the data's range, widened by ``pad`` of it each side."""
+        lo, hi = float(self.data.min()), float(self.data.max())
+        span = hi - lo
+        return np.linspace(lo - pad * span, hi + pad * span, n_points)
+
+    def pdf(self, x: Any) -> np.ndarray:
+        """Posterior predictive density at ``x`` (the posterior mean of the mixture density).
+
+        Parameters
+        ----------
+        x : array_like
+            Points, shape (n,).
+
+        Returns
+        -------
+        numpy.ndarray
+            Density values, shape (n,).
+        """
+        return dens.pdf(x, self.draws)
+
+    def score_samples(self, x: Any) -> np.ndarray:
+        """Log posterior predictive density at ``x``, computed without underflow."""
+        return dens.log_pdf(x, self.draws)
+
+    def density(self, x: Any = None, ci_prob: float | None = None) -> pd.DataFrame:
+        """Posterior predictive density with a pointwise credible band.
+
+        Parameters
+        ----------
+        x : array_like, optional
+            Points; default 500 points over the data's range (see :meth:`grid`).
+        ci_prob : float, optional
+            Band probability; default ArviZ's ``stats.ci_prob``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``x``, ``mean``, ``lower``, ``upper``; ``attrs["ci_prob"]`` holds the
+            probability.
+
+        See Also
+        --------
+        plot_density : the same, drawn over a histogram of the data.
+        """
+        pts = self.grid() if x is None else np.asarray(x, dtype=np.float64).reshape(-1)
+        band = dens.density_band(pts, self.draws, _ci_prob(ci_prob))
+        frame = pd.DataFrame(
+            {"x": pts, "mean": band.mean, "lower": band.lower, "upper": band.upper}
+        )
+        frame.attrs["ci_prob"] = band.ci_prob
+        return frame
+
+    def predict_proba(self, x: Any = None) -> np.ndarray:
+        """Posterior mean probability that each point belongs to each component.
+
+        Parameters
+        ----------
+        x : array_like, optional
+            Points; default the observed data.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, K); each row sums to 1.
+        """
+        return dens.predict_proba(self.data if x is None else x, self.draws)
+
+    def predict(self, x: Any = None) -> np.ndarray:
+        """Most probable component of each point (default: the observed data)."""
+        return np.argmax(self.predict_proba(x), axis=1)
+
+    def membership(self, x: Any = None, ci_prob: float | None = None) -> pd.DataFrame:
+        """Membership probabilities with their posterior uncertainty.
+
+        Parameters
+        ----------
+        x : array_like, optional
+            Points; default the observed data.
+        ci_prob : float, optional
+            Interval probability; default ArviZ's ``stats.ci_prob``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (point, component): ``x``, ``component``, ``mean``, ``lower``,
+            ``upper``.
+        """
+        pts = self.data if x is None else np.asarray(x, dtype=np.float64).reshape(-1)
+        band = dens.membership_band(pts, self.draws, _ci_prob(ci_prob))
+        k = self.n_components
+        frame = pd.DataFrame(
+            {
+                "point": np.repeat(np.arange(pts.size), k),
+                "x": np.repeat(pts, k),
+                "component": np.tile(np.arange(k), pts.size),
+                "mean": band.mean.ravel(),
+                "lower": band.lower.ravel(),
+                "upper": band.upper.ravel(),
+            }
+        )
+        frame.attrs["ci_prob"] = band.ci_prob
+        return frame
+
+    def sample(self, n: int, random_seed: int | None = None) -> np.ndarray:
+        """Draw ``n`` values from the posterior predictive distribution."""
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+            raise ValueError(f"n={n!r} must be a non-negative integer")
+        return dens.sample_predictive(int(n), self.draws, np.random.default_rng(random_seed))
+
+    # -- plots -----------------------------------------------------------------------
+    def plot_density(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Histogram, predictive density with its band, and weighted components.
+
+        See :func:`bayesmix.plots.plot_density` for the options.
+        """
+        from bayesmix.plots import plot_density
+
+        return plot_density(self, ax=ax, **kwargs)
+
+    def plot_trace(self, **kwargs: Any) -> Any:
+        """Trace and marginal posterior of weights, mu and sigma (ArviZ).
+
+        See :func:`bayesmix.plots.plot_trace` for the options.
+        """
+        from bayesmix.plots import plot_trace
+
+        return plot_trace(self, **kwargs)
+
+    # -- display ---------------------------------------------------------------------
+    def __repr__(self) -> str:
+        s = self.sampler_settings
+        post = self.idata["posterior"]
+        verdict = "converged" if self.converged else "NOT converged (see .diagnostics)"
+        head = (
+            f"<MixtureResult: {self.n_components}-component normal mixture of "
+            f"{self.data.size} observations; {post.sizes['chain']} chains x "
+            f"{post.sizes['draw']} draws ({s.get('sampler', '?')}, seed "
+            f"{s.get('random_seed', '?')}); {verdict}>"
+        )
+        return head + "\n" + self.components.to_string(float_format=lambda v: f"{v:.4g}")

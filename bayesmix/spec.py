@@ -1,0 +1,207 @@
+"""What to fit: frozen priors and the mixture specification, resolved against the data.
+
+A prior left as ``None`` is resolved from the data's location and spread and the resolved
+number is recorded (scikit-learn's habit), so a user can always see which prior was used
+and a fit is equivariant: fitting ``a * y + b`` (``a > 0``) gives the posterior of ``y``
+mapped by ``a * . + b``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from bayesmix.data import as_observations, check_n_components
+
+__all__ = ["MixtureSpec", "Priors"]
+
+#: Default prior scale of the component means, in data standard deviations.
+MU_SCALE_IN_SD = 2.0
+#: Default half-normal scale of the component sigmas, in data standard deviations.
+SIGMA_SCALE_IN_SD = 1.0
+
+Family = Literal["normal"]
+
+
+def _check_positive(name: str, value: Any, *, allow_none: bool = True) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}={value!r} must be a positive number or None")
+    v = float(value)
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name}={value!r} must be a positive, finite number")
+    return v
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Priors of the finite normal mixture, with data-scaled defaults.
+
+    The model is::
+
+        weights ~ Dirichlet(weights_concentration * ones(K))
+        mu_k    ~ Normal(mu_loc, mu_scale), ordered so that mu_1 < ... < mu_K
+        sigma_k ~ HalfNormal(sigma_scale)
+
+    Parameters
+    ----------
+    weights_concentration : float, default 1.0
+        Symmetric Dirichlet concentration. 1 is uniform over the simplex; values well below
+        1 (e.g. 0.01) favour leaving surplus components empty (a "sparse" mixture).
+    mu_loc : float, optional
+        Prior mean of the component means. Default: the data mean.
+    mu_scale : float, optional
+        Prior standard deviation of the component means. Default: ``2 * sd(data)``, wide
+        enough to cover every component centre of data whose groups lie inside its range.
+    sigma_scale : float, optional
+        Scale of the half-normal prior on each component's standard deviation. Default:
+        ``sd(data)``; a component cannot be wider than the whole data set, and the
+        half-normal leaves room from near zero up to about twice that.
+
+    Examples
+    --------
+    >>> import bayesmix as bm
+    >>> bm.Priors(mu_scale=10.0).resolve([1.0, 2.0, 4.0]).mu_scale
+    10.0
+    """
+
+    weights_concentration: float = 1.0
+    mu_loc: float | None = None
+    mu_scale: float | None = None
+    sigma_scale: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_positive("weights_concentration", self.weights_concentration, allow_none=False)
+        _check_positive("mu_scale", self.mu_scale)
+        _check_positive("sigma_scale", self.sigma_scale)
+        if self.mu_loc is not None and (
+            isinstance(self.mu_loc, bool)
+            or not isinstance(self.mu_loc, numbers.Real)
+            or not math.isfinite(self.mu_loc)
+        ):
+            raise ValueError(f"mu_loc={self.mu_loc!r} must be a finite number or None")
+        # Store plain floats so that resolved priors compare and serialise exactly.
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                object.__setattr__(self, field.name, float(value))
+
+    @property
+    def is_resolved(self) -> bool:
+        """Whether every prior is a number (no ``None`` left to fill from data)."""
+        return all(getattr(self, f.name) is not None for f in dataclasses.fields(self))
+
+    def resolve(self, data: Any) -> Priors:
+        """Fill every ``None`` from the data's mean and standard deviation.
+
+        Parameters
+        ----------
+        data : array_like
+            The observations (validated as in :func:`bayesmix.fit`).
+
+        Returns
+        -------
+        Priors
+            A new, fully numeric ``Priors``; numbers given by the user are kept.
+        """
+        y = as_observations(data)
+        loc, sd = float(np.mean(y)), float(np.std(y))
+        return dataclasses.replace(
+            self,
+            mu_loc=loc if self.mu_loc is None else self.mu_loc,
+            mu_scale=MU_SCALE_IN_SD * sd if self.mu_scale is None else self.mu_scale,
+            sigma_scale=SIGMA_SCALE_IN_SD * sd if self.sigma_scale is None else self.sigma_scale,
+        )
+
+    def to_dict(self) -> dict[str, float | None]:
+        """Return the priors as a plain dict (for files and reports)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class MixtureSpec:
+    """A finite mixture to fit: number of components, family and resolved priors.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of mixture components K (>= 1).
+    priors : Priors, optional
+        Priors; ``None`` fields are filled from the data by :meth:`from_data`.
+    family : {"normal"}, default "normal"
+        Component family. Only normal components exist today.
+
+    See Also
+    --------
+    MixtureSpec.from_data : build a spec with priors resolved against data.
+    """
+
+    n_components: int
+    priors: Priors = dataclasses.field(default_factory=Priors)
+    family: Family = "normal"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n_components", check_n_components(self.n_components))
+        if not isinstance(self.priors, Priors):
+            raise TypeError(
+                f"priors must be a bayesmix.Priors, got {type(self.priors).__name__}; "
+                "e.g. priors=bm.Priors(mu_scale=10)"
+            )
+        if self.family != "normal":
+            raise ValueError(f"family={self.family!r} is not supported; use 'normal'")
+
+    @classmethod
+    def from_data(
+        cls, data: Any, n_components: int, priors: Priors | dict[str, Any] | None = None
+    ) -> MixtureSpec:
+        """Build a spec whose priors are resolved against ``data``.
+
+        Parameters
+        ----------
+        data : array_like
+            The observations.
+        n_components : int
+            Number of components; at most the number of observations.
+        priors : Priors or dict, optional
+            Prior overrides; a dict is passed to :class:`Priors` as keyword arguments.
+
+        Returns
+        -------
+        MixtureSpec
+        """
+        y = as_observations(data)
+        k = check_n_components(n_components, y.size)
+        if priors is None:
+            priors = Priors()
+        elif isinstance(priors, dict):
+            unknown = set(priors) - {f.name for f in dataclasses.fields(Priors)}
+            if unknown:
+                raise TypeError(
+                    f"priors has unknown key(s) {sorted(unknown)}; valid keys are "
+                    f"{[f.name for f in dataclasses.fields(Priors)]}"
+                )
+            priors = Priors(**priors)
+        return cls(n_components=k, priors=priors.resolve(y))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as plain, JSON-serialisable data."""
+        return {
+            "n_components": self.n_components,
+            "family": self.family,
+            "priors": self.priors.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MixtureSpec:
+        """Rebuild a spec written by :meth:`to_dict`."""
+        return cls(
+            n_components=int(d["n_components"]),
+            priors=Priors(**d["priors"]),
+            family=d.get("family", "normal"),
+        )
