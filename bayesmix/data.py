@@ -14,6 +14,15 @@ import numpy as np
 __all__ = ["as_observations", "check_n_components"]
 
 
+def _plain(value: Any) -> Any:
+    """NumPy scalars as Python scalars, for readable messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _show(value: Any) -> str:
+    return repr(_plain(value))[:40]
+
+
 def _to_array(data: Any, name: str) -> np.ndarray:
     """Convert lists, arrays, pandas and xarray objects to a NumPy array, unvalidated."""
     if data is None:
@@ -37,6 +46,10 @@ def _to_array(data: Any, name: str) -> np.ndarray:
     # pandas Series / xarray DataArray / anything with .to_numpy().
     if hasattr(data, "to_numpy") and not isinstance(data, np.ndarray):
         data = data.to_numpy()
+    if isinstance(data, list | tuple):
+        # Object dtype keeps each element's own type, so a stray string is reported as
+        # itself instead of turning every number into text.
+        data = np.array(data, dtype=object) if data else np.array([], dtype=np.float64)
     try:
         return np.asarray(data)
     except (ValueError, TypeError) as err:
@@ -54,13 +67,19 @@ def _as_float(arr: np.ndarray, name: str) -> np.ndarray:
         raise TypeError(f"{name} holds booleans; pass numbers (e.g. data.astype(float))")
     if arr.dtype.kind == "c":
         raise TypeError(f"{name} holds complex numbers; pass real numbers")
+    if arr.dtype.kind in "US":
+        raise TypeError(
+            f"{name} holds text (dtype {arr.dtype}), first value {_show(arr.flat[0])}; "
+            "convert it to numbers first (e.g. pandas.to_numeric)"
+        )
     flat = arr.ravel()
     for i, value in enumerate(flat):
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
         if not ok and value is not None:
             raise TypeError(
-                f"{name} holds a non-numeric value {value!r:.40} (type "
-                f"{type(value).__name__}) at position {i}; every value must be a number"
+                f"{name} holds a non-numeric value {_show(value)} (type "
+                f"{type(_plain(value)).__name__}) at position {i}; every value must be a "
+                "number"
             )
     out = np.array([np.nan if v is None else v for v in flat], dtype=np.float64)
     return out.reshape(arr.shape)
@@ -98,7 +117,7 @@ def as_observations(data: Any, *, name: str = "data") -> np.ndarray:
     """
     arr = _to_array(data, name)
     if arr.ndim == 0:
-        raise ValueError(f"{name} is a single number ({arr.item()!r}); pass a 1-D sequence")
+        raise ValueError(f"{name} is a single number ({_show(arr.item())}); pass a 1-D sequence")
     if arr.ndim > 1:
         non_trivial = [s for s in arr.shape if s != 1]
         if len(non_trivial) > 1:
@@ -121,7 +140,7 @@ def as_observations(data: Any, *, name: str = "data") -> np.ndarray:
         )
     if np.ptp(y) == 0:
         raise ValueError(
-            f"{name} is constant (all {y.size} values equal {y[0]!r}); a mixture needs "
+            f"{name} is constant (all {y.size} values equal {_show(y[0])}); a mixture needs "
             "data with some spread"
         )
     return np.ascontiguousarray(y)
@@ -149,15 +168,12 @@ def check_n_components(n_components: Any, n_obs: int | None = None) -> int:
     ValueError
         If it is below 1 or above ``n_obs``.
     """
-    if isinstance(n_components, bool | np.bool_) or not isinstance(
-        n_components, numbers.Integral
-    ):
+    if isinstance(n_components, bool | np.bool_) or not isinstance(n_components, numbers.Integral):
         if isinstance(n_components, float) and n_components.is_integer():
             n_components = int(n_components)
         else:
             raise TypeError(
-                f"n_components={n_components!r} must be a positive integer, e.g. "
-                "n_components=2"
+                f"n_components={n_components!r} must be a positive integer, e.g. n_components=2"
             )
     k = int(n_components)
     if k < 1:

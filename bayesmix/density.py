@@ -98,7 +98,7 @@ def _joint_logpdf(x: np.ndarray, d: Draws) -> np.ndarray:
 
 
 def _log_density_draws(x: np.ndarray, d: Draws) -> np.ndarray:
-    """log p(x | theta_s) for every draw s and point: (S, c)."""
+    """Log p(x | theta_s) for every draw s and point: (S, c)."""
     return logsumexp(_joint_logpdf(x, d), axis=-1)
 
 
@@ -121,7 +121,7 @@ def log_pdf(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
 
 
 def pointwise_log_lik(y: np.ndarray, draws: Draws) -> np.ndarray:
-    """log p(y_i | theta_s) for every draw and observation, shape (S, n)."""
+    """Log p(y_i | theta_s) for every draw and observation, shape (S, n)."""
     pts = _as_points(y)
     out = np.empty((draws.n_draws, pts.size))
     for sl in _chunks(pts.size, draws.n_draws * draws.n_components):

@@ -103,8 +103,8 @@ def _log_lik_row(log_lik: xr.DataArray) -> dict[str, float | str]:
 def _stray_chains(mu: xr.DataArray) -> tuple[int, ...]:
     if mu.sizes["chain"] < 2:
         return ()
-    chain_mean = mu.mean("draw").transpose("chain", "component").values
-    within_sd = np.sqrt(mu.var("draw").mean("chain")).values
+    chain_mean = np.asarray(mu.mean("draw").transpose("chain", "component"))
+    within_sd = np.sqrt(np.asarray(mu.var("draw").mean("chain")))
     within_sd = np.where(within_sd > 0, within_sd, np.inf)
     gap = np.abs(chain_mean - np.median(chain_mean, axis=0)) / within_sd
     return tuple(int(c) for c in np.flatnonzero((gap > MODE_GAP_SD).any(axis=1)))
@@ -128,10 +128,8 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     names = (["weights"] if n_comp > 1 else []) + ["mu", "sigma"]
     table = _per_parameter(post, names)
     if "log_likelihood" in idata.children and "y" in idata["log_likelihood"]:
-        table = pd.concat(
-            [table, pd.DataFrame([_log_lik_row(idata["log_likelihood"]["y"])])],
-            ignore_index=True,
-        )
+        log_lik = idata["log_likelihood"].to_dataset()["y"]
+        table = pd.concat([table, pd.DataFrame([_log_lik_row(log_lik)])], ignore_index=True)
     table["passed"] = (
         (table["r_hat"] <= R_HAT_MAX)
         & (table["ess_bulk"] >= ESS_MIN)
@@ -141,7 +139,7 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     n_samples = int(post.sizes["chain"] * post.sizes["draw"])
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
-        divergences = int(idata["sample_stats"]["diverging"].values.sum())
+        divergences = int(np.asarray(idata["sample_stats"].to_dataset()["diverging"]).sum())
     stray = _stray_chains(post["mu"])
     problems = _problems(table, divergences, n_samples, stray)
     return Diagnostics(table, divergences, n_samples, stray, problems)
@@ -158,21 +156,22 @@ def _problems(
             "many components: compare fits with fewer components, or rerun with more "
             "tuning (e.g. tune=2000) and keep the result only if all chains agree"
         )
-    bad_r = table[table["r_hat"] > R_HAT_MAX]
+    r_hat = table["r_hat"]
+    bad_r = r_hat[r_hat > R_HAT_MAX]
     if len(bad_r):
-        worst = bad_r["r_hat"].idxmax()
+        worst = str(bad_r.idxmax())
         out.append(
             f"r_hat > {R_HAT_MAX} for {list(bad_r.index)} (worst: {worst} = "
-            f"{bad_r.loc[worst, 'r_hat']:.3f}): chains disagree; run longer (e.g. "
+            f"{bad_r.max():.3f}): chains disagree; run longer (e.g. "
             "tune=2000, draws=2000) and check for multimodality"
         )
     ess_min = table[["ess_bulk", "ess_tail"]].min(axis=1)
     bad_e = ess_min[ess_min < ESS_MIN]
     if len(bad_e):
-        worst = bad_e.idxmin()
+        worst = str(bad_e.idxmin())
         out.append(
             f"effective sample size < {ESS_MIN} for {list(bad_e.index)} (worst: {worst} = "
-            f"{bad_e[worst]:.0f}): too few independent draws for reliable intervals; "
+            f"{bad_e.min():.0f}): too few independent draws for reliable intervals; "
             "increase draws (e.g. draws=2000) or chains"
         )
     if divergences:

@@ -7,7 +7,9 @@ import importlib.metadata
 import importlib.util
 import json
 import numbers
+import os
 import platform
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -125,12 +127,21 @@ def sample(
     ``observed_data``; its attrs record the spec, the settings and the data fingerprint.
     """
     kwargs = _start_kwargs(model, y, spec, settings)
+    if "nuts" in kwargs and "nuts" in sample_kwargs:
+        sample_kwargs = {**sample_kwargs, "nuts": {**kwargs["nuts"], **sample_kwargs["nuts"]}}
     kwargs.update(sample_kwargs)
+    if settings.sampler == "pymc" and "jax" in sys.modules:
+        # Forking a process that has loaded JAX (multithreaded) can deadlock.
+        kwargs.setdefault("mp_ctx", "forkserver")
+    cores = settings.cores
+    if cores is None:
+        # PyMC's own default is half the CPUs (one job on a 2-core machine).
+        cores = min(settings.chains, os.cpu_count() or 1)
     idata = pm.sample(
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
-        cores=settings.cores,
+        cores=cores,
         random_seed=settings.random_seed,
         progressbar=progressbar,
         nuts_sampler=settings.sampler,
@@ -173,7 +184,7 @@ def _start_kwargs(
     ]
     if settings.sampler == "pymc":
         return {"initvals": starts, "init": "adapt_diag"}
-    return {"initvals": starts, "nuts_sampler_kwargs": {"jitter": False}}
+    return {"initvals": starts, "nuts": {"jitter": False}}
 
 
 def _log_likelihood(posterior: xr.DataTree, y: np.ndarray) -> xr.Dataset:
@@ -189,16 +200,31 @@ def _log_likelihood(posterior: xr.DataTree, y: np.ndarray) -> xr.Dataset:
     }
     ll = pointwise_log_lik(y, Draws(flat["weights"], flat["mu"], flat["sigma"]))
     values = ll.reshape(chains, n_draws, y.size)
-    coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values,
-              "obs": np.arange(y.size)}
+    coords = {
+        "chain": posterior["chain"].values,
+        "draw": posterior["draw"].values,
+        "obs": np.arange(y.size),
+    }
     return xr.Dataset({"y": (("chain", "draw", "obs"), values)}, coords=coords)
 
 
 def package_versions() -> dict[str, str]:
     """Versions of Python and of the packages a fit depends on."""
     out = {"python": platform.python_version()}
-    for name in ("bayesmix", "pymc", "pytensor", "arviz", "arviz-base", "arviz-stats",
-                 "numpy", "scipy", "xarray", "nutpie", "numpyro", "jax"):
+    for name in (
+        "bayesmix",
+        "pymc",
+        "pytensor",
+        "arviz",
+        "arviz-base",
+        "arviz-stats",
+        "numpy",
+        "scipy",
+        "xarray",
+        "nutpie",
+        "numpyro",
+        "jax",
+    ):
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -237,7 +263,7 @@ def fit(
     chains : int, default 4
         Number of chains; at least 2 are needed to check convergence.
     cores : int, optional
-        Cores to run chains on in parallel (default: as PyMC decides).
+        Cores to run chains on in parallel (default: one per chain, up to the CPUs).
     target_accept : float, default 0.9
         NUTS target acceptance rate; raise it (e.g. 0.99) if there are divergences.
     random_seed : int, optional

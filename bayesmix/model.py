@@ -56,7 +56,7 @@ def _kmeans_1d(z: np.ndarray, k: int, n_iter: int = 100) -> np.ndarray:
 
 
 def start_values(y: np.ndarray, spec: MixtureSpec) -> dict[str, np.ndarray]:
-    """A start in the posterior's main mode, from k-means on the standardised data.
+    """Return a start in the posterior's main mode, from k-means on the standardised data.
 
     Returns constrained values for the sampled variables ``weights``, ``mu_z`` (strictly
     increasing) and ``sigma_z``. PyMC's ordered transform needs strictly increasing start

@@ -24,7 +24,7 @@ def plot_density(
     result: MixtureResult,
     ax: Axes | None = None,
     *,
-    ci_prob: float | None = None,
+    ci_prob: float | None = 0.9,
     bins: int | str = "auto",
     n_points: int = 500,
     show_components: bool = True,
@@ -38,8 +38,8 @@ def plot_density(
         A fitted mixture.
     ax : matplotlib.axes.Axes, optional
         Axes to draw into; a new figure is made if omitted.
-    ci_prob : float, optional
-        Probability of the pointwise band; default ArviZ's ``stats.ci_prob``.
+    ci_prob : float or None, default 0.9
+        Probability of the pointwise band; None uses ArviZ's ``stats.ci_prob``.
     bins : int or str, default "auto"
         Histogram bins, as in :func:`numpy.histogram`.
     n_points : int, default 500
@@ -67,28 +67,58 @@ def plot_density(
     x = result.grid(n_points)
     frame = result.density(x, ci_prob=ci_prob)
     prob = frame.attrs["ci_prob"]
-    ax.hist(result.data, bins=bins, density=True, color="0.82", edgecolor="white",
-            label="data", gid="bayesmix-histogram")
-    ax.fill_between(x, frame["lower"], frame["upper"], color="C0", alpha=0.3, linewidth=0,
-                    label=f"{prob:.0%} credible band", gid="bayesmix-band")
-    ax.plot(x, frame["mean"], color="C0", lw=2, label="posterior predictive density",
-            gid="bayesmix-density")
+    ax.hist(
+        result.data,
+        bins=bins,
+        density=True,
+        color="0.82",
+        edgecolor="white",
+        label="data",
+        gid="bayesmix-histogram",
+    )
+    ax.fill_between(
+        x,
+        frame["lower"],
+        frame["upper"],
+        color="C0",
+        alpha=0.3,
+        linewidth=0,
+        label=f"{prob:.0%} credible band",
+        gid="bayesmix-band",
+    )
+    ax.plot(
+        x,
+        frame["mean"],
+        color="C0",
+        lw=2,
+        label="posterior predictive density",
+        gid="bayesmix-density",
+    )
     if show_components:
         curves = dens.component_curves(x, result.draws)
         for k, curve in enumerate(curves):
-            ax.plot(x, curve, ls="--", lw=1.2, color=f"C{k + 1}",
-                    label=f"component {k} (weighted)", gid=f"bayesmix-component-{k}")
+            ax.plot(
+                x,
+                curve,
+                ls="--",
+                lw=1.2,
+                color=f"C{k + 1}",
+                label=f"component {k} (weighted)",
+                gid=f"bayesmix-component-{k}",
+            )
     ax.set_xlabel("value")
     ax.set_ylabel("density")
     ax.set_ylim(bottom=0)
-    ax.set_title(title if title is not None else
-                 f"{result.n_components}-component normal mixture, n = {result.data.size}")
+    ax.set_title(
+        title
+        if title is not None
+        else f"{result.n_components}-component normal mixture, n = {result.data.size}"
+    )
     ax.legend(frameon=False, fontsize="small")
     return ax
 
 
-def plot_trace(result: MixtureResult, var_names: list[str] | None = None,
-               **kwargs: Any) -> Any:
+def plot_trace(result: MixtureResult, var_names: list[str] | None = None, **kwargs: Any) -> Any:
     """Trace and marginal posterior plots of the parameters (arviz-plots).
 
     Parameters

@@ -62,7 +62,9 @@ class MixtureResult:
             if group not in idata.children:
                 raise ValueError(f"the DataTree has no {group!r} group; is it a bayesmix fit?")
         if "bayesmix_spec" not in idata.attrs:
-            raise ValueError("the DataTree has no 'bayesmix_spec' attribute; is it a bayesmix fit?")
+            raise ValueError(
+                "the DataTree has no 'bayesmix_spec' attribute; is it a bayesmix fit?"
+            )
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"MixtureResult is immutable; cannot set {name!r}")
@@ -111,8 +113,9 @@ class MixtureResult:
         return dens.Draws(*(flat(name) for name in PARAMETERS))
 
     # -- summaries -------------------------------------------------------------------
-    def summary(self, var_names: list[str] | None = None, ci_prob: float | None = None,
-                **kwargs: Any) -> pd.DataFrame:
+    def summary(
+        self, var_names: list[str] | None = None, ci_prob: float | None = None, **kwargs: Any
+    ) -> pd.DataFrame:
         """ArviZ summary of the posterior: mean, sd, interval, ESS, r_hat, MCSE.
 
         Parameters
