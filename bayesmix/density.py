@@ -24,6 +24,7 @@ __all__ = [
     "pdf",
     "pointwise_log_lik",
     "predict_proba",
+    "responsibilities",
     "sample_predictive",
 ]
 
@@ -92,7 +93,8 @@ def _chunks(n: int, per_point: int) -> Iterator[slice]:
 
 def _joint_logpdf(x: np.ndarray, d: Draws) -> np.ndarray:
     """log(w_k) + log N(x | mu_k, sigma_k) for every draw, point and component: (S, c, K)."""
-    const = np.log(d.weights) - np.log(d.sigma) - _LOG_SQRT_2PI
+    with np.errstate(divide="ignore"):  # an empty component's weight may underflow to 0
+        const = np.log(d.weights) - np.log(d.sigma) - _LOG_SQRT_2PI
     z = (x[None, :, None] - d.mu[:, None, :]) / d.sigma[:, None, :]
     return const[:, None, :] - 0.5 * z * z
 
@@ -146,7 +148,7 @@ def density_band(x: np.ndarray | list[float], draws: Draws, ci_prob: float) -> B
     return Band(mean, lower, upper, ci_prob)
 
 
-def _responsibilities(x: np.ndarray, d: Draws) -> np.ndarray:
+def responsibilities(x: np.ndarray, d: Draws) -> np.ndarray:
     """p(z = k | x, theta_s) for every draw, point and component: (S, c, K)."""
     joint = _joint_logpdf(x, d)
     return np.exp(joint - logsumexp(joint, axis=-1, keepdims=True))
@@ -157,7 +159,7 @@ def predict_proba(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
     pts = _as_points(x)
     out = np.empty((pts.size, draws.n_components))
     for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
-        out[sl] = _responsibilities(pts[sl], draws).mean(axis=0)
+        out[sl] = responsibilities(pts[sl], draws).mean(axis=0)
     return out
 
 
@@ -167,7 +169,7 @@ def membership_band(x: np.ndarray | list[float], draws: Draws, ci_prob: float) -
     k = draws.n_components
     mean, lower, upper = (np.empty((pts.size, k)) for _ in range(3))
     for sl in _chunks(pts.size, draws.n_draws * k):
-        resp = _responsibilities(pts[sl], draws)
+        resp = responsibilities(pts[sl], draws)
         mean[sl] = resp.mean(axis=0)
         lower[sl], upper[sl] = _interval(resp, ci_prob)
     return Band(mean, lower, upper, ci_prob)

@@ -16,7 +16,15 @@ import pandas as pd
 import xarray as xr
 from arviz_stats import ess, rhat
 
-__all__ = ["ConvergenceWarning", "Diagnostics", "diagnose", "warn_if_not_converged"]
+from bayesmix.density import Draws, pointwise_log_lik
+
+__all__ = [
+    "ComponentWarning",
+    "ConvergenceWarning",
+    "Diagnostics",
+    "diagnose",
+    "warn_if_not_converged",
+]
 
 #: r_hat above this fails (Vehtari et al. 2021 recommend 1.01).
 R_HAT_MAX = 1.01
@@ -26,10 +34,20 @@ ESS_MIN = 400
 #: deviations from the median chain is "in a different mode". Within one mode, chain means
 #: differ by Monte Carlo error, a small fraction of a standard deviation.
 MODE_GAP_SD = 3.0
+#: Data quantiles where the predictive density is checked (a label-invariant quantity).
+GRID_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+#: A component expected to hold fewer observations than this is "empty".
+EMPTY_COUNT = 1.0
+#: A component whose median sigma is below this fraction of the data's sd has collapsed.
+COLLAPSE_FRACTION = 0.02
 
 
 class ConvergenceWarning(UserWarning):
     """The sampler did not converge: the posterior summaries may be wrong."""
+
+
+class ComponentWarning(UserWarning):
+    """A component is empty or has collapsed onto a few points: K is likely too large."""
 
 
 @dataclass(frozen=True)
@@ -39,17 +57,25 @@ class Diagnostics:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per checked quantity (``weights[k]``, ``mu[k]``, ``sigma[k]`` and the
-        label-invariant ``log_lik``) with ``r_hat``, ``ess_bulk``, ``ess_tail`` and
-        ``passed``.
+        One row per checked quantity with ``r_hat``, ``ess_bulk``, ``ess_tail``,
+        ``label_invariant`` and ``passed``: each ``weights[k]``, ``mu[k]``, ``sigma[k]``,
+        and the label-invariant ``weights_sorted[j]`` (weights in decreasing order),
+        ``density(qNN)`` (predictive density at the data's NN% quantile) and ``log_lik``
+        (total log-likelihood).
     divergences : int
         Number of divergent transitions after tuning.
     n_samples : int
         Number of post-tuning draws over all chains.
     stray_chains : tuple of int
-        Chains whose component means sit in a different mode from the others.
+        Chains that settled in a different mode: their mean of some checked quantity
+        lies more than ``MODE_GAP_SD`` within-chain sds from the median chain's.
     problems : tuple of str
-        One message per failed check, each with a remedy; empty if all passed.
+        One message per failed convergence check, each with a remedy.
+    component_issues : tuple of str
+        One message per empty or collapsed component, each with a remedy.
+    effective_components : float
+        Posterior mean of ``1 / sum_k w_k^2``: K for equal weights, near 1 when one
+        component dominates.
     """
 
     table: pd.DataFrame
@@ -57,6 +83,8 @@ class Diagnostics:
     n_samples: int
     stray_chains: tuple[int, ...]
     problems: tuple[str, ...]
+    component_issues: tuple[str, ...] = ()
+    effective_components: float = float("nan")
 
     @property
     def converged(self) -> bool:
@@ -65,49 +93,109 @@ class Diagnostics:
 
     def __repr__(self) -> str:
         verdict = "all checks passed" if self.converged else f"{len(self.problems)} problem(s)"
-        lines = [f"Diagnostics: {verdict}; {self.divergences} divergences"]
-        lines += [f"  - {p}" for p in self.problems]
+        lines = [
+            f"Diagnostics: {verdict}; {self.divergences} divergences; effective number of "
+            f"components {self.effective_components:.2f}"
+        ]
+        lines += [f"  - {p}" for p in self.problems + self.component_issues]
         lines.append(self.table.to_string(float_format=lambda v: f"{v:.3f}"))
         return "\n".join(lines)
 
 
-def _per_parameter(posterior: xr.Dataset, names: list[str]) -> pd.DataFrame:
-    ds = posterior[names]
-    r = rhat(ds)
-    eb = ess(ds, method="bulk")
-    et = ess(ds, method="tail")
-    rows = []
-    for name in names:
-        for k in posterior[name].coords["component"].values:
-            rows.append(
-                {
-                    "parameter": f"{name}[{k}]",
-                    "r_hat": float(r[name].sel(component=k)),
-                    "ess_bulk": float(eb[name].sel(component=k)),
-                    "ess_tail": float(et[name].sel(component=k)),
-                }
-            )
-    return pd.DataFrame(rows)
+def _quantities(idata: xr.DataTree) -> tuple[xr.Dataset, list[str]]:
+    """Every checked scalar per draw, as one (chain, draw) Dataset; and the label-free ones.
 
-
-def _log_lik_row(log_lik: xr.DataArray) -> dict[str, float | str]:
-    total = log_lik.sum(dim=[d for d in log_lik.dims if d not in ("chain", "draw")])
-    return {
-        "parameter": "log_lik",
-        "r_hat": float(rhat(total)),
-        "ess_bulk": float(ess(total, method="bulk")),
-        "ess_tail": float(ess(total, method="tail")),
+    Besides each parameter, the label-invariant quantities: the weights sorted in
+    decreasing order, the predictive density at five data quantiles, and the total
+    log-likelihood. They mean the same whatever the components' order, so a posterior
+    with several modes shows up in them even when the ordered means look fine.
+    """
+    post = idata["posterior"].to_dataset()
+    n_comp = post.sizes["component"]
+    out: dict[str, xr.DataArray] = {}
+    for name in (["weights"] if n_comp > 1 else []) + ["mu", "sigma"]:
+        for k in post[name].coords["component"].values:
+            out[f"{name}[{k}]"] = post[name].sel(component=k, drop=True)
+    invariant = []
+    if n_comp > 1:
+        ranked = -np.sort(-np.asarray(post["weights"].transpose("chain", "draw", "component")))
+        for j in range(n_comp):
+            out[f"weights_sorted[{j}]"] = xr.DataArray(ranked[..., j], dims=("chain", "draw"))
+            invariant.append(f"weights_sorted[{j}]")
+    y = np.asarray(idata["observed_data"].to_dataset()["y"])
+    grid = np.quantile(y, GRID_QUANTILES)
+    flat = {
+        v: np.asarray(post[v].transpose("chain", "draw", "component")).reshape(-1, n_comp)
+        for v in ("weights", "mu", "sigma")
     }
+    dens = np.exp(pointwise_log_lik(grid, Draws(flat["weights"], flat["mu"], flat["sigma"])))
+    dens = dens.reshape(post.sizes["chain"], post.sizes["draw"], grid.size)
+    for q, j in zip(GRID_QUANTILES, range(grid.size), strict=True):
+        name = f"density(q{round(100 * q)})"
+        out[name] = xr.DataArray(dens[..., j], dims=("chain", "draw"))
+        invariant.append(name)
+    if "log_likelihood" in idata.children and "y" in idata["log_likelihood"]:
+        log_lik = idata["log_likelihood"].to_dataset()["y"]
+        out["log_lik"] = log_lik.sum(dim=[d for d in log_lik.dims if d not in ("chain", "draw")])
+        invariant.append("log_lik")
+    return xr.Dataset(out), invariant
 
 
-def _stray_chains(mu: xr.DataArray) -> tuple[int, ...]:
-    if mu.sizes["chain"] < 2:
+def _table(quantities: xr.Dataset) -> pd.DataFrame:
+    r, eb, et = (
+        rhat(quantities),
+        ess(quantities, method="bulk"),
+        ess(quantities, method="tail"),
+    )
+    rows = [
+        {
+            "quantity": name,
+            "r_hat": float(r[name]),
+            "ess_bulk": float(eb[name]),
+            "ess_tail": float(et[name]),
+        }
+        for name in quantities.data_vars
+    ]
+    return pd.DataFrame(rows).set_index("quantity")
+
+
+def _stray_chains(quantities: xr.Dataset) -> tuple[int, ...]:
+    """Chains whose mean of some quantity is far, in within-chain sds, from the others'."""
+    if quantities.sizes["chain"] < 2:
         return ()
-    chain_mean = np.asarray(mu.mean("draw").transpose("chain", "component"))
-    within_sd = np.sqrt(np.asarray(mu.var("draw").mean("chain")))
+    stacked = quantities.to_dataarray("quantity").transpose("chain", "draw", "quantity")
+    values = np.asarray(stacked)
+    chain_mean = values.mean(axis=1)
+    within_sd = np.sqrt(values.var(axis=1).mean(axis=0))
     within_sd = np.where(within_sd > 0, within_sd, np.inf)
     gap = np.abs(chain_mean - np.median(chain_mean, axis=0)) / within_sd
     return tuple(int(c) for c in np.flatnonzero((gap > MODE_GAP_SD).any(axis=1)))
+
+
+def _component_issues(idata: xr.DataTree) -> tuple[tuple[str, ...], float]:
+    """Empty components and collapsed sigmas; and the effective number of components."""
+    post = idata["posterior"].to_dataset()
+    y = np.asarray(idata["observed_data"].to_dataset()["y"])
+    w = np.asarray(post["weights"].transpose("chain", "draw", "component"))
+    sigma = np.asarray(post["sigma"].transpose("chain", "draw", "component"))
+    effective = float(np.mean(1.0 / np.sum(w**2, axis=-1)))
+    issues = []
+    expected_n = y.size * w.mean(axis=(0, 1))
+    for k in np.flatnonzero(expected_n < EMPTY_COUNT):
+        issues.append(
+            f"component {k} is empty: its weight ({w[..., k].mean():.2g}) gives it "
+            f"{expected_n[k]:.2g} of {y.size} observations; the data support fewer "
+            f"components (effective number {effective:.2f}): fit fewer components or "
+            "compare K with bm.compare"
+        )
+    median_sigma = np.median(sigma, axis=(0, 1))
+    for k in np.flatnonzero(median_sigma < COLLAPSE_FRACTION * np.std(y)):
+        issues.append(
+            f"component {k} has collapsed: its sigma ({median_sigma[k]:.3g}) is under "
+            f"{COLLAPSE_FRACTION:.0%} of the data's sd, a spike on a few points; use "
+            "priors=bm.Priors(sigma_prior='gamma') (or 'invgamma') or fewer components"
+        )
+    return tuple(issues), effective
 
 
 def diagnose(idata: xr.DataTree) -> Diagnostics:
@@ -116,33 +204,31 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     Parameters
     ----------
     idata : xarray.DataTree
-        A tree with a ``posterior`` group holding ``weights``, ``mu`` and ``sigma`` and,
-        optionally, ``sample_stats`` (for divergences) and ``log_likelihood``.
+        A tree with a ``posterior`` group holding ``weights``, ``mu`` and ``sigma``, an
+        ``observed_data`` group and, optionally, ``sample_stats`` (for divergences) and
+        ``log_likelihood``.
 
     Returns
     -------
     Diagnostics
     """
-    post = idata["posterior"].to_dataset()
-    n_comp = post.sizes["component"]
-    names = (["weights"] if n_comp > 1 else []) + ["mu", "sigma"]
-    table = _per_parameter(post, names)
-    if "log_likelihood" in idata.children and "y" in idata["log_likelihood"]:
-        log_lik = idata["log_likelihood"].to_dataset()["y"]
-        table = pd.concat([table, pd.DataFrame([_log_lik_row(log_lik)])], ignore_index=True)
+    quantities, invariant = _quantities(idata)
+    table = _table(quantities)
+    table["label_invariant"] = table.index.isin(invariant)
     table["passed"] = (
         (table["r_hat"] <= R_HAT_MAX)
         & (table["ess_bulk"] >= ESS_MIN)
         & (table["ess_tail"] >= ESS_MIN)
     )
-    table = table.set_index("parameter")
+    post = idata["posterior"]
     n_samples = int(post.sizes["chain"] * post.sizes["draw"])
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
         divergences = int(np.asarray(idata["sample_stats"].to_dataset()["diverging"]).sum())
-    stray = _stray_chains(post["mu"])
+    stray = _stray_chains(quantities)
     problems = _problems(table, divergences, n_samples, stray)
-    return Diagnostics(table, divergences, n_samples, stray, problems)
+    issues, effective = _component_issues(idata)
+    return Diagnostics(table, divergences, n_samples, stray, problems, issues, effective)
 
 
 def _problems(
@@ -185,6 +271,12 @@ def _problems(
 
 
 def warn_if_not_converged(diagnostics: Diagnostics, stacklevel: int = 3) -> None:
-    """Issue one :class:`ConvergenceWarning` per failed check."""
+    """Warn once per failed check and once per empty or collapsed component.
+
+    Failed convergence checks raise :class:`ConvergenceWarning`; empty or collapsed
+    components raise :class:`ComponentWarning`.
+    """
     for problem in diagnostics.problems:
         warnings.warn(problem, ConvergenceWarning, stacklevel=stacklevel)
+    for issue in diagnostics.component_issues:
+        warnings.warn(issue, ComponentWarning, stacklevel=stacklevel)

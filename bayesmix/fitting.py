@@ -23,7 +23,7 @@ from bayesmix.model import build_model, jittered_starts, start_values
 from bayesmix.result import MixtureResult
 from bayesmix.spec import MixtureSpec, Priors
 
-__all__ = ["SAMPLERS", "SamplerSettings", "fit", "sample"]
+__all__ = ["SAMPLERS", "SamplerSettings", "fit", "log_likelihood_dataset", "sample"]
 
 Sampler = Literal["auto", "pymc", "nutpie", "numpyro"]
 SAMPLERS: tuple[str, ...] = ("auto", "pymc", "nutpie", "numpyro")
@@ -151,7 +151,7 @@ def sample(
         **kwargs,
     )
     if "log_likelihood" not in idata.children:
-        idata["log_likelihood"] = xr.DataTree(_log_likelihood(idata["posterior"], y))
+        idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(idata["posterior"], y))
     idata.attrs.update(
         {
             "bayesmix_spec": json.dumps(spec.to_dict()),
@@ -187,7 +187,7 @@ def _start_kwargs(
     return {"initvals": starts, "nuts": {"jitter": False}}
 
 
-def _log_likelihood(posterior: xr.DataTree, y: np.ndarray) -> xr.Dataset:
+def log_likelihood_dataset(posterior: xr.DataTree | xr.Dataset, y: np.ndarray) -> xr.Dataset:
     """Pointwise log-likelihood ``log p(y_i | theta)`` per draw, as ArviZ's LOO expects.
 
     Computed from the posterior draws with the same maths as the densities (labels summed

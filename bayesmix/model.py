@@ -104,6 +104,15 @@ def jittered_starts(
     return out
 
 
+def _sigma_prior(family: str, scale: float) -> pm.Distribution:
+    """Declare the prior of the standardised sigmas, of scale ``scale`` in every family."""
+    if family == "gamma":  # shape 2: mean = scale, mode = scale / 2, density 0 at 0
+        return pm.Gamma("sigma_z", alpha=2.0, beta=2.0 / scale, dims="component")
+    if family == "invgamma":  # shape 3: mean = scale, mode = scale / 2
+        return pm.InverseGamma("sigma_z", alpha=3.0, beta=2.0 * scale, dims="component")
+    return pm.HalfNormal("sigma_z", sigma=scale, dims="component")
+
+
 def build_model(data: Any, spec: MixtureSpec | int) -> pm.Model:
     """Build the PyMC model of a finite normal mixture with the labels marginalised out.
 
@@ -168,7 +177,7 @@ def build_model(data: Any, spec: MixtureSpec | int) -> pm.Model:
             dims="component",
             **ordering,
         )
-        sigma_z = pm.HalfNormal("sigma_z", sigma=p.sigma_scale / scale, dims="component")
+        sigma_z = _sigma_prior(p.sigma_prior, p.sigma_scale / scale)
         mu = pm.Deterministic("mu", loc + scale * mu_z, dims="component")
         sigma = pm.Deterministic("sigma", scale * sigma_z, dims="component")
         if k == 1:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from bayesmix import density as dens
 
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 
     from bayesmix.result import MixtureResult
 
-__all__ = ["plot_density", "plot_trace"]
+__all__ = ["plot_density", "plot_membership", "plot_trace"]
 
 
 def plot_density(
@@ -114,6 +116,80 @@ def plot_density(
         if title is not None
         else f"{result.n_components}-component normal mixture, n = {result.data.size}"
     )
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def plot_membership(
+    result: MixtureResult,
+    ax: Axes | None = None,
+    *,
+    ci_prob: float | None = 0.9,
+    n_points: int = 300,
+    show_data: bool = True,
+) -> Axes:
+    """Probability of belonging to each component along x, with pointwise bands.
+
+    Parameters
+    ----------
+    result : MixtureResult
+        A fitted mixture.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure is made if omitted.
+    ci_prob : float or None, default 0.9
+        Probability of the bands; None uses ArviZ's ``stats.ci_prob``.
+    n_points : int, default 300
+        Grid points.
+    show_data : bool, default True
+        Mark the observations as a rug, coloured by most probable component.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line and one band per component.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
+    x = result.grid(n_points)
+    frame = result.membership(x, ci_prob=ci_prob)
+    prob = frame.attrs["ci_prob"]
+    for k in range(result.n_components):
+        part = frame[frame["component"] == k]
+        ax.fill_between(
+            x,
+            part["lower"],
+            part["upper"],
+            color=f"C{k + 1}",
+            alpha=0.25,
+            linewidth=0,
+            gid=f"bayesmix-membership-band-{k}",
+        )
+        ax.plot(
+            x,
+            part["mean"],
+            color=f"C{k + 1}",
+            lw=2,
+            label=f"component {k}",
+            gid=f"bayesmix-membership-{k}",
+        )
+    if show_data:
+        labels = result.predict()
+        colors = [f"C{k + 1}" for k in labels]
+        ax.scatter(
+            result.data,
+            np.full(result.data.size, -0.04),
+            c=colors,
+            marker="|",
+            s=60,
+            linewidths=0.8,
+            gid="bayesmix-rug",
+        )
+    ax.set_ylim(-0.08, 1.02)
+    ax.set_xlabel("value")
+    ax.set_ylabel("P(component | x)")
+    ax.set_title(f"Membership probabilities with {prob:.0%} credible bands")
     ax.legend(frameon=False, fontsize="small")
     return ax
 

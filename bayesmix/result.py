@@ -17,6 +17,7 @@ from arviz_base import rcParams
 from arviz_stats import summary as az_summary
 
 from bayesmix import density as dens
+from bayesmix import membership
 from bayesmix.diagnostics import Diagnostics, diagnose, warn_if_not_converged
 from bayesmix.spec import MixtureSpec
 
@@ -294,6 +295,76 @@ class MixtureResult:
             raise ValueError(f"n={n!r} must be a non-negative integer")
         return dens.sample_predictive(int(n), self.draws, np.random.default_rng(random_seed))
 
+    # -- groups: labels, co-clustering, partitions, number of groups -----------------------
+    def label_draws(self, max_draws: int | None = 1000, random_seed: int | None = 0) -> np.ndarray:
+        """Posterior draws of every observation's component, shape (draws, n).
+
+        Drawn from ``p(z_i | y_i, theta_s)`` for ``max_draws`` evenly spaced posterior
+        draws (all if None); seeded, so the same call gives the same labels.
+        """
+        rng = np.random.default_rng(random_seed)
+        return membership.sample_labels(self.data, self.draws.thin(max_draws), rng)
+
+    def occupied_components(
+        self, max_draws: int | None = None, random_seed: int | None = 0
+    ) -> pd.Series:
+        """Posterior of the number of non-empty components K+ (for sparse mixtures).
+
+        Parameters
+        ----------
+        max_draws : int, optional
+            Posterior draws to use (default all).
+        random_seed : int, optional
+            Seed of the label draws.
+
+        Returns
+        -------
+        pandas.Series
+            ``P(K+ = k | y)`` for k = 1..K, indexed by k.
+
+        See Also
+        --------
+        bayesmix.fit_sparse : an overfitted mixture whose surplus components empty out.
+        """
+        counts = membership.n_occupied(self.label_draws(max_draws, random_seed))
+        freq = np.bincount(counts, minlength=self.n_components + 1)[1:] / counts.size
+        return pd.Series(
+            freq, index=pd.RangeIndex(1, self.n_components + 1, name="K+"), name="probability"
+        )
+
+    def coclustering(self, max_draws: int | None = 1000) -> np.ndarray:
+        """Posterior similarity matrix: ``P(z_i = z_j | y)`` for every pair, shape (n, n).
+
+        Label-invariant; exact given the draws (no label sampling). For n up to 5000.
+        """
+        return membership.coclustering(self.data, self.draws.thin(max_draws))
+
+    def partition(
+        self, loss: str = "binder", max_draws: int = 500, random_seed: int | None = 0
+    ) -> np.ndarray:
+        """Return one best grouping of the observations, minimising posterior expected loss.
+
+        Parameters
+        ----------
+        loss : {"binder", "vi"}, default "binder"
+            Binder's loss (expected number of wrongly paired observations) or the
+            variation of information (Wade & Ghahramani 2018), which tends to merge
+            uncertain groups rather than split them.
+        max_draws : int, default 500
+            Posterior draws used for the candidates and the loss.
+        random_seed : int, optional
+            Seed of the label draws.
+
+        Returns
+        -------
+        numpy.ndarray
+            Component label of each observation, shape (n,).
+        """
+        labels = self.label_draws(max_draws, random_seed)
+        similarity = self.coclustering(max_draws) if loss == "binder" else None
+        best, _ = membership.best_partition(labels, self.predict(), similarity, loss)
+        return best
+
     # -- plots -----------------------------------------------------------------------
     def plot_density(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Histogram, predictive density with its band, and weighted components.
@@ -303,6 +374,15 @@ class MixtureResult:
         from bayesmix.plots import plot_density
 
         return plot_density(self, ax=ax, **kwargs)
+
+    def plot_membership(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Membership probability of each component along x, with credible bands.
+
+        See :func:`bayesmix.plots.plot_membership` for the options.
+        """
+        from bayesmix.plots import plot_membership
+
+        return plot_membership(self, ax=ax, **kwargs)
 
     def plot_trace(self, **kwargs: Any) -> Any:
         """Trace and marginal posterior of weights, mu and sigma (ArviZ).

@@ -26,6 +26,8 @@ MU_SCALE_IN_SD = 2.0
 SIGMA_SCALE_IN_SD = 1.0
 
 Family = Literal["normal"]
+SigmaPrior = Literal["halfnormal", "gamma", "invgamma"]
+SIGMA_PRIORS: tuple[str, ...] = ("halfnormal", "gamma", "invgamma")
 
 
 def _check_positive(name: str, value: Any, *, allow_none: bool = True) -> float | None:
@@ -47,7 +49,9 @@ class Priors:
 
         weights ~ Dirichlet(weights_concentration * ones(K))
         mu_k    ~ Normal(mu_loc, mu_scale), ordered so that mu_1 < ... < mu_K
-        sigma_k ~ HalfNormal(sigma_scale)
+        sigma_k ~ HalfNormal(sigma_scale)                     sigma_prior="halfnormal"
+                  Gamma(shape=2, mean=sigma_scale)            sigma_prior="gamma"
+                  InverseGamma(shape=3, mean=sigma_scale)     sigma_prior="invgamma"
 
     Parameters
     ----------
@@ -63,6 +67,15 @@ class Priors:
         Scale of the half-normal prior on each component's standard deviation. Default:
         ``sd(data)``; a component cannot be wider than the whole data set, and the
         half-normal leaves room from near zero up to about twice that.
+    sigma_prior : {"halfnormal", "gamma", "invgamma"}, default "halfnormal"
+        Family of the sigma prior. The half-normal allows sigmas near zero, which is
+        right for most data but lets a component collapse onto one or two points (a
+        spike: the likelihood is unbounded there), which shows up as divergences. The
+        zero-avoiding gamma (density 0 at 0, mode ``sigma_scale / 2``) and inverse gamma
+        (vanishing faster at 0, heavy right tail, mode ``sigma_scale / 2``; the choice
+        of Richardson & Green 1997 for variances) rule such spikes out. Use one of them
+        when a fit reports divergences or a collapsed sigma, or for small data sets with
+        many components; the inverse gamma is the stronger repellent.
 
     Examples
     --------
@@ -75,8 +88,13 @@ class Priors:
     mu_loc: float | None = None
     mu_scale: float | None = None
     sigma_scale: float | None = None
+    sigma_prior: SigmaPrior = "halfnormal"
 
     def __post_init__(self) -> None:
+        if self.sigma_prior not in SIGMA_PRIORS:
+            raise ValueError(
+                f"sigma_prior={self.sigma_prior!r} must be one of {list(SIGMA_PRIORS)}"
+            )
         _check_positive("weights_concentration", self.weights_concentration, allow_none=False)
         _check_positive("mu_scale", self.mu_scale)
         _check_positive("sigma_scale", self.sigma_scale)
@@ -89,7 +107,7 @@ class Priors:
         # Store plain floats so that resolved priors compare and serialise exactly.
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if value is not None:
+            if value is not None and field.name != "sigma_prior":
                 object.__setattr__(self, field.name, float(value))
 
     @property
@@ -119,7 +137,7 @@ class Priors:
             sigma_scale=SIGMA_SCALE_IN_SD * sd if self.sigma_scale is None else self.sigma_scale,
         )
 
-    def to_dict(self) -> dict[str, float | None]:
+    def to_dict(self) -> dict[str, float | str | None]:
         """Return the priors as a plain dict (for files and reports)."""
         return dataclasses.asdict(self)
 
