@@ -113,3 +113,22 @@ def test_single_component_fit(quickstart_y: np.ndarray) -> None:
     assert table.loc[0, "mean"] == pytest.approx(np.mean(y), abs=0.1)
     assert table.loc[0, "sigma"] == pytest.approx(np.std(y), rel=0.05)
     assert res.converged
+
+
+def test_membership_confident_at_separated_centres(three_fit: bm.MixtureResult) -> None:
+    m = three_fit.membership(THREE_TRUTH["mu"], ci_prob=0.9)
+    own = m[m["point"] == m["component"]]
+    assert (own["mean"] > 0.95).all(), own
+
+
+def test_membership_uncertain_between_overlapping_components(
+    quickstart_fit: bm.MixtureResult,
+) -> None:
+    proba = quickstart_fit.predict_proba(np.linspace(2, 5, 61))[:, 0]
+    x_mid = np.linspace(2, 5, 61)[np.argmin(np.abs(proba - 0.5))]
+    m = quickstart_fit.membership([x_mid], ci_prob=0.9)
+    width = (m["upper"] - m["lower"]).to_numpy()
+    # Where the components overlap, parameter uncertainty moves the boundary: the 90%
+    # interval of P(component | x) spans more than 0.1 (at a centre it is ~0.01).
+    assert (width > 0.1).all(), m
+    assert 0.3 < m["mean"].iloc[0] < 0.7
