@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m bayesmix.demo --out demo-density.png
+	$(VENV)/bin/bayesmix demo --out-dir .
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check bayesmix tests

@@ -23,12 +23,23 @@ from bayesmix.model import build_model, jittered_starts, start_values
 from bayesmix.result import MixtureResult
 from bayesmix.spec import MixtureSpec, Priors
 
-__all__ = ["SAMPLERS", "SamplerSettings", "fit", "log_likelihood_dataset", "sample"]
+__all__ = [
+    "SAMPLERS",
+    "SamplerSettings",
+    "SamplingError",
+    "fit",
+    "log_likelihood_dataset",
+    "sample",
+]
 
 Sampler = Literal["auto", "pymc", "nutpie", "numpyro"]
 SAMPLERS: tuple[str, ...] = ("auto", "pymc", "nutpie", "numpyro")
 #: Python module each optional sampler needs.
 _SAMPLER_MODULE = {"nutpie": "nutpie", "numpyro": "numpyro"}
+
+
+class SamplingError(RuntimeError):
+    """The sampler could not run (e.g. no valid start); the message says what to try."""
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -130,26 +141,36 @@ def sample(
     if "nuts" in kwargs and "nuts" in sample_kwargs:
         sample_kwargs = {**sample_kwargs, "nuts": {**kwargs["nuts"], **sample_kwargs["nuts"]}}
     kwargs.update(sample_kwargs)
-    if settings.sampler == "pymc" and "jax" in sys.modules:
-        # Forking a process that has loaded JAX (multithreaded) can deadlock.
+    if settings.sampler == "pymc" and _jax_started():
+        # Forking a process whose JAX runtime has started threads can deadlock.
         kwargs.setdefault("mp_ctx", "forkserver")
     cores = settings.cores
     if cores is None:
         # PyMC's own default is half the CPUs (one job on a 2-core machine).
         cores = min(settings.chains, os.cpu_count() or 1)
-    idata = pm.sample(
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        cores=cores,
-        random_seed=settings.random_seed,
-        progressbar=progressbar,
-        nuts_sampler=settings.sampler,
-        target_accept=settings.target_accept,
-        compute_convergence_checks=False,
-        model=model,
-        **kwargs,
-    )
+    try:
+        idata = pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=cores,
+            random_seed=settings.random_seed,
+            progressbar=progressbar,
+            nuts_sampler=settings.sampler,
+            target_accept=settings.target_accept,
+            compute_convergence_checks=False,
+            model=model,
+            **kwargs,
+        )
+    except (RuntimeError, FloatingPointError, pm.exceptions.SamplingError) as err:
+        text = str(err).strip()
+        raise SamplingError(
+            f"the {settings.sampler} sampler failed: "
+            f"{text.splitlines()[0] if text else type(err).__name__}. Try another sampler "
+            "(sampler='pymc' or 'nutpie'), fewer components (now "
+            f"{spec.n_components}), or a zero-avoiding sigma prior "
+            "(priors=bm.Priors(sigma_prior='gamma'))"
+        ) from err
     if "log_likelihood" not in idata.children:
         idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(idata["posterior"], y))
     idata.attrs.update(
@@ -163,6 +184,16 @@ def sample(
     return idata
 
 
+def _jax_started() -> bool:
+    """Whether JAX has initialised a backend (and its threads) in this process.
+
+    PyTensor imports ``jax`` modules without starting JAX; only a started backend makes
+    forking unsafe, and forkserver costs ~10 s per fit, so we use it only then.
+    """
+    bridge = sys.modules.get("jax._src.xla_bridge")
+    return bool(getattr(bridge, "_backends", None))
+
+
 def _start_kwargs(
     model: pm.Model, y: np.ndarray, spec: MixtureSpec, settings: SamplerSettings
 ) -> dict[str, Any]:
@@ -171,17 +202,18 @@ def _start_kwargs(
     PyMC's default start jitters each unconstrained value by U(-1, 1); for the ordered
     means that multiplies each gap by up to e, enough to put chains in different modes.
     We start from k-means instead, with a small order-preserving jitter per chain where
-    the sampler takes per-chain starts (PyMC, numpyro) and none where it does not (nutpie).
+    the sampler takes per-chain starts (PyMC, numpyro). nutpie takes one start for all
+    chains: it gets one jittered start, because nutpie rejects a start where any gradient
+    component is exactly zero (as at the symmetric weights of two equal clusters).
     """
     free = {rv.name for rv in model.free_RVs}
-    start = {name: v for name, v in start_values(y, spec).items() if name in free}
-    if settings.sampler == "nutpie":
-        return {"initvals": start, "compile_kwargs": {"jitter_rvs": set()}}
     rng = np.random.default_rng([settings.random_seed, 0xB1E5])
     starts = [
         {name: v for name, v in s.items() if name in free}
         for s in jittered_starts(start_values(y, spec), settings.chains, rng)
     ]
+    if settings.sampler == "nutpie":
+        return {"initvals": starts[0], "compile_kwargs": {"jitter_rvs": set()}}
     if settings.sampler == "pymc":
         return {"initvals": starts, "init": "adapt_diag"}
     return {"initvals": starts, "nuts": {"jitter": False}}
@@ -234,7 +266,7 @@ def package_versions() -> dict[str, str]:
 
 def fit(
     data: Any,
-    n_components: int = 2,
+    n_components: int | Literal["auto"] = 2,
     *,
     priors: Priors | dict[str, Any] | None = None,
     draws: int = 1000,
@@ -254,8 +286,10 @@ def fit(
     data : array_like
         Observations: a list, NumPy array, pandas Series or one-column DataFrame, or
         xarray DataArray of finite real numbers.
-    n_components : int, default 2
-        Number of components K; at most the number of observations.
+    n_components : int or "auto", default 2
+        Number of components K; at most the number of observations. "auto" fits every K
+        in ``bayesmix.comparison.AUTO_COMPONENTS`` (1 to 6) with these options and returns
+        the one :func:`bayesmix.compare` selects by PSIS-LOO (see its selection rule).
     priors : Priors or dict, optional
         Prior overrides; anything left unset is scaled to the data (see :class:`Priors`).
     draws, tune : int, default 1000
@@ -304,6 +338,15 @@ def fit(
     >>> res.components  # doctest: +SKIP
     """
     y = as_observations(data)
+    if isinstance(n_components, str) and n_components == "auto":
+        from bayesmix.comparison import AUTO_COMPONENTS, compare
+
+        candidates = [k for k in AUTO_COMPONENTS if k <= y.size]  # K <= n
+        return compare(
+            y, candidates, priors=priors, draws=draws, tune=tune, chains=chains,
+            cores=cores, target_accept=target_accept, random_seed=random_seed,
+            sampler=sampler, progressbar=progressbar, **sample_kwargs,
+        ).best  # fmt: skip
     k = check_n_components(n_components, y.size)
     spec = MixtureSpec.from_data(y, k, priors)
     settings = SamplerSettings(

@@ -22,6 +22,8 @@ from bayesmix.diagnostics import Diagnostics, diagnose, warn_if_not_converged
 from bayesmix.spec import MixtureSpec
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pymc as pm
     from matplotlib.axes import Axes
 
@@ -392,6 +394,18 @@ class MixtureResult:
         from bayesmix.plots import plot_trace
 
         return plot_trace(self, **kwargs)
+
+    def report(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write a self-contained HTML report; see :func:`bayesmix.report.write_report`."""
+        from bayesmix.report import write_report
+
+        return write_report(self, path, **kwargs)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fit to one NetCDF file; see :func:`bayesmix.io.save` and ``bm.load``."""
+        from bayesmix.io import save
+
+        return save(self, path)
 
     # -- display ---------------------------------------------------------------------
     def __repr__(self) -> str:
