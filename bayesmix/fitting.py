@@ -38,6 +38,12 @@ SAMPLERS: tuple[str, ...] = ("auto", "pymc", "nutpie", "numpyro")
 _SAMPLER_MODULE = {"nutpie": "nutpie", "numpyro": "numpyro"}
 
 
+#: Largest chains x draws x N for which the pointwise log-likelihood is stored with a fit
+#: (400 MB of float64). Above it the group is left out, so that a large-N fit does not
+#: hold draws x N values in memory; bm.compare derives it when it needs it.
+LOG_LIK_MAX_VALUES = 50_000_000
+
+
 class SamplingError(RuntimeError):
     """The sampler could not run (e.g. no valid start); the message says what to try."""
 
@@ -134,8 +140,9 @@ def sample(
 
     Every chain starts near the k-means solution (see :func:`bayesmix.model.start_values`)
     with a small jitter, so that chains begin in the posterior's main mode. The returned
-    tree has groups ``posterior``, ``sample_stats``, ``log_likelihood`` and
-    ``observed_data``; its attrs record the spec, the settings and the data fingerprint.
+    tree has groups ``posterior``, ``sample_stats``, ``log_likelihood`` (left out when
+    chains x draws x N exceeds ``LOG_LIK_MAX_VALUES``) and ``observed_data``; its attrs
+    record the spec, the settings and the data fingerprint.
     """
     kwargs = _start_kwargs(model, y, spec, settings)
     if "nuts" in kwargs and "nuts" in sample_kwargs:
@@ -171,7 +178,8 @@ def sample(
             f"{spec.n_components}), or a zero-avoiding sigma prior "
             "(priors=bm.Priors(sigma_prior='gamma'))"
         ) from err
-    if "log_likelihood" not in idata.children:
+    n_values = settings.chains * settings.draws * y.size
+    if "log_likelihood" not in idata.children and n_values <= LOG_LIK_MAX_VALUES:
         idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(idata["posterior"], y))
     idata.attrs.update(
         {

@@ -132,3 +132,20 @@ def test_membership_uncertain_between_overlapping_components(
     # interval of P(component | x) spans more than 0.1 (at a centre it is ~0.01).
     assert (width > 0.1).all(), m
     assert 0.3 < m["mean"].iloc[0] < 0.7
+
+
+def test_large_fits_do_not_store_the_pointwise_log_likelihood(
+    quickstart_y: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bayesmix import fitting
+
+    # 2 chains x 30 draws x 1000 observations = 60000 values, above a limit of 50000.
+    monkeypatch.setattr(fitting, "LOG_LIK_MAX_VALUES", 50_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bm.ConvergenceWarning)
+        res = bm.fit(
+            quickstart_y, 2, draws=30, tune=30, chains=2, random_seed=0, progressbar=False
+        )
+    assert "log_likelihood" not in res.idata.children
+    assert "log_lik" not in res.diagnostics.table.index  # the rest still works
+    assert np.isfinite(res.pdf([0.0, 5.0])).all()
