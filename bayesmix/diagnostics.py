@@ -38,6 +38,8 @@ MODE_GAP_SD = 3.0
 GRID_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 #: A component expected to hold fewer observations than this is "empty".
 EMPTY_COUNT = 1.0
+#: A component expected to hold fewer observations than this models outliers, not a group.
+MIN_GROUP_SIZE = 3.0
 #: A component whose median sigma is below this fraction of the data's sd has collapsed.
 COLLAPSE_FRACTION = 0.02
 
@@ -187,6 +189,12 @@ def _component_issues(idata: xr.DataTree) -> tuple[tuple[str, ...], float]:
             f"{expected_n[k]:.2g} of {y.size} observations; the data support fewer "
             f"components (effective number {effective:.2f}): fit fewer components or "
             "compare K with bm.compare"
+        )
+    for k in np.flatnonzero((expected_n >= EMPTY_COUNT) & (expected_n < MIN_GROUP_SIZE)):
+        issues.append(
+            f"component {k} holds only {expected_n[k]:.2g} of {y.size} observations: it "
+            "models an outlier or a spike, not a group; check those points "
+            "(res.predict() == k), and fit fewer components if they are not a group"
         )
     median_sigma = np.median(sigma, axis=(0, 1))
     for k in np.flatnonzero(median_sigma < COLLAPSE_FRACTION * np.std(y)):

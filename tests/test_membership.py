@@ -164,3 +164,13 @@ def test_zero_avoiding_sigma_priors() -> None:
         assert (tiny > -10) if family == "halfnormal" else (tiny < -20)
     with pytest.raises(ValueError, match="sigma_prior='lognormal' must be one of"):
         bm.Priors(sigma_prior="lognormal")  # type: ignore[arg-type]
+
+
+def test_component_of_one_or_two_points_is_flagged_as_an_outlier() -> None:
+    y = bm.simulate_mixture(200, [0.5, 0.5], [0.0, 5.0], [1.0, 1.0], random_seed=4)
+    w, m, s = iid_posterior(
+        np.random.default_rng(6), [0.495, 0.495, 0.01], [0.0, 5.0, 40.0], [1.0, 1.0, 1.0]
+    )
+    issues = fake_result(y, w, m, s).diagnostics.component_issues
+    assert [i for i in issues if i.startswith("component 2 holds only 2")], issues
+    assert not [i for i in issues if i.startswith("component 2 is empty")]
