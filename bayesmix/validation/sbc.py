@@ -1,0 +1,318 @@
+"""Simulation-based calibration (SBC; Talts et al. 2018, arXiv:1804.06788) of ``bm.fit``.
+
+Each replication draws (weights, mu, sigma) from the prior, simulates ``n_obs`` points
+with :func:`bayesmix.simulate_mixture`, fits them with :func:`bayesmix.fit` under the same
+priors, thins the posterior to ``n_thin`` draws and records the rank of every true value
+among them. If priors, model, starts and sampler are right, each rank is uniform on
+``{0, ..., n_thin}``. Run ``python -m bayesmix.validation.sbc --help``.
+
+- **Fixed priors.** Default priors are resolved from the data's mean and sd, so the
+  "prior" would depend on the data and SBC would be invalid; every prior here is a
+  number. The model samples ``mu_z = (mu - loc) / scale`` (``loc``, ``scale``: the data's
+  mean and sd) under the prior transformed to match, an exact reparametrisation, so SBC
+  tests it too. The ordered-normal prior is the law of sorted iid normals.
+- **n_obs = 100**: few enough that the prior still shapes the posterior (with very many
+  observations SBC only sees the likelihood); many enough for K = 3.
+- **Thinning**: ``n_thin = 99`` draws evenly spaced over the pooled chains (every ~10th of
+  2 x 500), so ranks take 100 values (10 equal bins). Bulk and tail ESS of every fit are
+  recorded: where ESS >= ``n_thin``, the kept draws are close to independent.
+- **Every fit counts**, warnings or not: dropping fits by a data-dependent rule would
+  bias the ranks. Convergence warnings and divergences are counted instead.
+- **Tests**: chi-square on the binned ranks per parameter at the 1% level, and ArviZ's
+  PIT-ECDF test (``pot_c``) on randomised PITs ``(rank + U) / (n_thin + 1)``, exactly
+  U(0, 1) under calibration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import multiprocessing
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayesmix.diagnostics import ComponentWarning, ConvergenceWarning
+from bayesmix.fitting import Sampler, SamplingError, fit, package_versions
+from bayesmix.simulate import simulate_mixture
+from bayesmix.spec import Priors
+from bayesmix.validation.ranks import plot_ecdf_pit, plot_rank_histograms, ranks, thin, uniformity
+
+__all__ = ["DEFAULT_PRIORS", "SBCConfig", "draw_prior", "main", "rank_table", "run_sbc"]
+
+PARAMETERS = ("weights", "mu", "sigma")
+#: Fixed priors of the SBC runs (on the scale of the simulated data).
+DEFAULT_PRIORS = Priors(weights_concentration=1.0, mu_loc=0.0, mu_scale=2.0, sigma_scale=1.0)
+
+
+@dataclass(frozen=True)
+class SBCConfig:
+    """One SBC experiment: what is simulated and how it is fitted.
+
+    Parameters
+    ----------
+    n_components : int, default 2
+        Number of components K (>= 2) of both the simulation and the fit.
+    n_obs : int, default 100
+        Observations per simulated data set.
+    priors : Priors, default DEFAULT_PRIORS
+        Fixed (fully numeric) priors of the fit, and of the simulation unless
+        ``simulation_priors`` is given.
+    simulation_priors : Priors, optional
+        Priors to draw the truth from; a value different from ``priors`` is a deliberately
+        miscalibrated experiment, which SBC should detect.
+    draws, tune, chains : int, default 500, 500, 2
+        Sampler settings of every fit.
+    n_thin : int, default 99
+        Posterior draws kept per fit; ranks lie in ``0..n_thin``.
+    sampler : str, default "pymc"
+        NUTS implementation passed to :func:`bayesmix.fit`.
+    cores : int or None, default 1
+        Cores per fit. 1 runs chains in sequence: parallelise replications instead.
+    """
+
+    n_components: int = 2
+    n_obs: int = 100
+    priors: Priors = DEFAULT_PRIORS
+    simulation_priors: Priors | None = None
+    draws: int = 500
+    tune: int = 500
+    chains: int = 2
+    n_thin: int = 99
+    sampler: Sampler = "pymc"
+    cores: int | None = 1
+
+    def __post_init__(self) -> None:
+        if self.n_components < 2:
+            raise ValueError(f"n_components={self.n_components} must be >= 2 for SBC")
+        for name in ("priors", "simulation_priors"):
+            p = getattr(self, name)
+            if p is not None and not p.is_resolved:
+                raise ValueError(
+                    f"{name}={p!r} must be fully numeric: data-resolved priors make SBC "
+                    "invalid; give mu_loc, mu_scale and sigma_scale"
+                )
+        if not 1 <= self.n_thin <= self.draws * self.chains:
+            raise ValueError(f"n_thin={self.n_thin} must lie in 1..draws*chains")
+
+    @property
+    def parameters(self) -> list[str]:
+        """Names of the ranked parameters, e.g. ``weights[0]``, as in ``res.summary()``."""
+        return [f"{p}[{k}]" for p in PARAMETERS for k in range(self.n_components)]
+
+
+def draw_prior(n_components: int, priors: Priors, rng: np.random.Generator) -> dict[str, Any]:
+    """Draw one truth from the model's prior.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of components K.
+    priors : Priors
+        Fully numeric priors (no ``None``).
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``weights`` (Dirichlet), ``mu`` (sorted iid normals: the ordered-normal prior) and
+        ``sigma`` (iid, of the family ``priors.sigma_prior``), each of shape (K,).
+    """
+    if not priors.is_resolved:
+        raise ValueError(f"priors={priors!r} must be fully numeric (no None)")
+    assert priors.mu_loc is not None and priors.mu_scale is not None
+    assert priors.sigma_scale is not None
+    k, s = n_components, priors.sigma_scale
+    weights = rng.dirichlet(np.full(k, priors.weights_concentration))
+    mu = np.sort(rng.normal(priors.mu_loc, priors.mu_scale, k))
+    if priors.sigma_prior == "gamma":  # shape 2, mean s (as in bayesmix.model)
+        sigma = rng.gamma(2.0, s / 2.0, k)
+    elif priors.sigma_prior == "invgamma":  # shape 3, mean s
+        sigma = 2.0 * s / rng.gamma(3.0, 1.0, k)
+    else:
+        sigma = np.abs(rng.normal(0.0, s, k))
+    return {"weights": weights, "mu": mu, "sigma": sigma}
+
+
+def replicate(rep: int, seed: int, config: SBCConfig) -> dict[str, Any]:
+    """Run replication ``rep`` (see :func:`run_sbc`), recording warnings, not raising them."""
+    data_seq, fit_seq = np.random.SeedSequence([seed, rep]).spawn(2)
+    rng = np.random.default_rng(data_seq)
+    k = config.n_components
+    truth = draw_prior(k, config.simulation_priors or config.priors, rng)
+    y = simulate_mixture(config.n_obs, truth["weights"], truth["mu"], truth["sigma"], rng)
+    row: dict[str, Any] = {"rep": rep, "fit_seed": int(fit_seq.generate_state(1)[0])}
+    row.update({f"true_{p}[{j}]": truth[p][j] for p in PARAMETERS for j in range(k)})
+    options = {f: getattr(config, f) for f in ("draws", "tune", "chains", "cores", "sampler")}
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = fit(y, k, priors=config.priors, random_seed=row["fit_seed"],
+                      progressbar=False, **options)  # fmt: skip
+        except SamplingError as err:
+            return {**row, "error": str(err), "seconds": time.perf_counter() - start}
+    for p in PARAMETERS:
+        r = ranks(truth[p], thin(getattr(res.draws, p), config.n_thin))
+        row.update({f"rank_{p}[{j}]": int(r[j]) for j in range(k)})
+    diag = res.diagnostics
+    table = diag.table.loc[config.parameters]
+    return {
+        **row,
+        "error": "",
+        "seconds": time.perf_counter() - start,
+        "divergences": diag.divergences,
+        "stray_chains": len(diag.stray_chains),
+        "converged": diag.converged,
+        "convergence_warnings": sum(issubclass(w.category, ConvergenceWarning) for w in caught),
+        "component_warnings": sum(issubclass(w.category, ComponentWarning) for w in caught),
+        "min_ess_bulk": float(table["ess_bulk"].min()),
+        "min_ess_tail": float(table["ess_tail"].min()),
+        "max_r_hat": float(table["r_hat"].max()),
+    }
+
+
+def run_sbc(
+    config: SBCConfig, reps: int, seed: int = 0, jobs: int = 1, csv: Path | None = None
+) -> pd.DataFrame:
+    """Run ``reps`` replications of an SBC experiment.
+
+    Parameters
+    ----------
+    config : SBCConfig
+        The experiment.
+    reps : int
+        Number of replications.
+    seed : int, default 0
+        Master seed; replication ``r`` is seeded by ``(seed, r)`` alone, so results do not
+        depend on ``jobs``.
+    jobs : int, default 1
+        Processes running replications in parallel.
+    csv : pathlib.Path, optional
+        Where to rewrite the rows done so far after every replication.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per replication (sorted by ``rep``): truth ``true_*``, ranks ``rank_*``,
+        ``error`` (empty unless sampling failed), seconds, divergences, warning counts,
+        smallest bulk and tail ESS and largest r_hat over the ranked parameters.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def done(row: dict[str, Any]) -> None:
+        rows.append(row)
+        print(
+            f"rep {row['rep']} done ({len(rows)}/{reps}) in {row['seconds']:.1f} s "
+            f"{row['error'][:80]}",
+            file=sys.stderr,
+            flush=True,
+        )
+        if csv is not None:
+            pd.DataFrame(rows).sort_values("rep").to_csv(csv, index=False)
+
+    if jobs == 1:
+        for rep in range(reps):
+            done(replicate(rep, seed, config))
+    else:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+            for fut in as_completed(
+                [pool.submit(replicate, r, seed, config) for r in range(reps)]
+            ):
+                done(fut.result())
+    return pd.DataFrame(rows).sort_values("rep").reset_index(drop=True)
+
+
+def rank_table(df: pd.DataFrame, config: SBCConfig) -> pd.DataFrame:
+    """Return the ranks of the fits that ran, one column per parameter (e.g. ``mu[0]``)."""
+    ok = df[df["error"] == ""]
+    return ok[[f"rank_{p}" for p in config.parameters]].set_axis(config.parameters, axis=1)
+
+
+def summarise(df: pd.DataFrame, config: SBCConfig) -> dict[str, Any]:
+    """Count failed fits, warnings, divergences and low ESS; report the median fit time."""
+    ok = df[df["error"] == ""]
+    return {
+        "replications": len(df),
+        "sampling_errors": int((df["error"] != "").sum()),
+        "fits_with_convergence_warnings": int((ok["convergence_warnings"] > 0).sum()),
+        "fits_with_component_warnings": int((ok["component_warnings"] > 0).sum()),
+        "fits_with_divergences": int((ok["divergences"] > 0).sum()),
+        "total_divergences": int(ok["divergences"].sum()),
+        "fits_with_min_ess_below_n_thin": int(
+            (ok[["min_ess_bulk", "min_ess_tail"]].min(axis=1) < config.n_thin).sum()
+        ),
+        "fits_with_r_hat_above_1.01": int((ok["max_r_hat"] > 1.01).sum()),
+        "fits_with_stray_chains": int((ok["stray_chains"] > 0).sum()),
+        "median_fit_seconds": float(df["seconds"].median()),
+    }
+
+
+_OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
+    ("--k", int, 2, "number of components"),
+    ("--reps", int, 200, "replications"),
+    ("--seed", int, 0, "master seed; replication r is seeded by (seed, r)"),
+    ("--out", Path, Path("sbc-out"), "output folder"),
+    ("--jobs", int, 1, "parallel processes, each running whole replications"),
+    ("--n-obs", int, 100, "observations per simulated data set"),
+    ("--draws", int, 500, "draws per chain"),
+    ("--tune", int, 500, "tuning steps per chain"),
+    ("--chains", int, 2, "chains per fit"),
+    ("--n-thin", int, 99, "thinned draws kept; ranks lie in 0..n_thin"),
+    ("--bins", int, 10, "bins of the chi-square test"),
+    ("--sampler", str, "pymc", "sampler passed to bm.fit"),
+    ("--mu-shift", float, 0.0, "simulate with mu_loc shifted by this (miscalibration)"),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: run SBC, write ranks, tests, summary and figures to ``--out``."""
+    ap = argparse.ArgumentParser(
+        prog="python -m bayesmix.validation.sbc",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for flag, kind, default, what in _OPTIONS:
+        ap.add_argument(flag, type=kind, default=default, help=f"{what} (default {default})")
+    a = ap.parse_args(argv)
+    sim = dataclasses.replace(DEFAULT_PRIORS, mu_loc=0.0 + a.mu_shift) if a.mu_shift else None
+    config = SBCConfig(a.k, a.n_obs, DEFAULT_PRIORS, sim, a.draws, a.tune, a.chains, a.n_thin,
+                       a.sampler)  # fmt: skip
+    a.out.mkdir(parents=True, exist_ok=True)
+    stem = a.out / (f"sbc_k{a.k}" + (f"_shift{a.mu_shift:g}" if a.mu_shift else ""))
+    start = time.perf_counter()
+    df = run_sbc(config, a.reps, a.seed, a.jobs, csv=Path(f"{stem}_ranks.csv"))
+    seconds = time.perf_counter() - start
+    ranked = rank_table(df, config)
+    table = uniformity(ranked, config.n_thin, a.bins)
+    table.to_csv(f"{stem}_uniformity.csv")
+    plot_rank_histograms(ranked, config.n_thin, Path(f"{stem}_ranks.png"), a.bins, a.k)
+    plot_ecdf_pit(ranked, config.n_thin, Path(f"{stem}_ecdf_pit.png"), a.k)
+    summary = {
+        "command": "python -m bayesmix.validation.sbc "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+        "config": {**dataclasses.asdict(config), "jobs": a.jobs, "seed": a.seed},
+        "wall_seconds": seconds,
+        **summarise(df, config),
+        "all_passed": bool(table["passed"].all()),
+        "versions": package_versions(),
+    }
+    Path(f"{stem}_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    print(json.dumps({k: v for k, v in summary.items() if k != "versions"}, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
