@@ -17,8 +17,10 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from bayesmix._nutpie import sample_nutpie
 from bayesmix.data import as_observations, check_n_components
 from bayesmix.density import Draws, pointwise_log_lik
+from bayesmix.likelihood import register_jax
 from bayesmix.model import build_model, jittered_starts, start_values
 from bayesmix.result import MixtureResult
 from bayesmix.spec import MixtureSpec, Priors
@@ -144,6 +146,79 @@ def sample(
     chains x draws x N exceeds ``LOG_LIK_MAX_VALUES``) and ``observed_data``; its attrs
     record the spec, the settings and the data fingerprint.
     """
+    cores = settings.cores
+    if cores is None:
+        # PyMC's own default is half the CPUs (one job on a 2-core machine).
+        cores = min(settings.chains, os.cpu_count() or 1)
+    if settings.sampler == "nutpie" and set(sample_kwargs) <= {"nuts", "nuts_sampler_kwargs"}:
+        idata = _sample_nutpie(model, y, spec, settings, cores, progressbar, sample_kwargs)
+    else:
+        idata = _sample_pymc(model, y, spec, settings, cores, progressbar, sample_kwargs)
+    n_values = settings.chains * settings.draws * y.size
+    if "log_likelihood" not in idata.children and n_values <= LOG_LIK_MAX_VALUES:
+        idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(idata["posterior"], y))
+    idata.attrs.update(
+        {
+            "bayesmix_spec": json.dumps(spec.to_dict()),
+            "bayesmix_sampler_settings": json.dumps(settings.to_dict()),
+            "bayesmix_data_sha256": data_fingerprint(y),
+            "bayesmix_versions": json.dumps(package_versions()),
+        }
+    )
+    return idata
+
+
+def _sampling_error(err: Exception, sampler: str, spec: MixtureSpec) -> SamplingError:
+    text = str(err).strip()
+    return SamplingError(
+        f"the {sampler} sampler failed: "
+        f"{text.splitlines()[0] if text else type(err).__name__}. Try another sampler "
+        "(sampler='pymc' or 'nutpie'), fewer components (now "
+        f"{spec.n_components}), or a zero-avoiding sigma prior "
+        "(priors=bm.Priors(sigma_prior='gamma'))"
+    )
+
+
+def _sample_nutpie(
+    model: pm.Model,
+    y: np.ndarray,
+    spec: MixtureSpec,
+    settings: SamplerSettings,
+    cores: int,
+    progressbar: bool,
+    sample_kwargs: dict[str, Any],
+) -> xr.DataTree:
+    """Nutpie called directly, reusing the compiled model (see :mod:`bayesmix._nutpie`)."""
+    free = {rv.name for rv in model.free_RVs}
+    start = {name: v for name, v in start_values(y, spec).items() if name in free}
+    nuts = {**sample_kwargs.get("nuts", {}), **sample_kwargs.get("nuts_sampler_kwargs", {})}
+    try:
+        return sample_nutpie(
+            model,
+            start,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=cores,
+            random_seed=settings.random_seed,
+            target_accept=settings.target_accept,
+            progressbar=progressbar,
+            **nuts,
+        )
+    except (RuntimeError, FloatingPointError) as err:
+        raise _sampling_error(err, settings.sampler, spec) from err
+
+
+def _sample_pymc(
+    model: pm.Model,
+    y: np.ndarray,
+    spec: MixtureSpec,
+    settings: SamplerSettings,
+    cores: int,
+    progressbar: bool,
+    sample_kwargs: dict[str, Any],
+) -> xr.DataTree:
+    """``pm.sample`` with our starts, for PyMC's NUTS, numpyro and nutpie with extras."""
     kwargs = _start_kwargs(model, y, spec, settings)
     if "nuts" in kwargs and "nuts" in sample_kwargs:
         sample_kwargs = {**sample_kwargs, "nuts": {**kwargs["nuts"], **sample_kwargs["nuts"]}}
@@ -151,10 +226,8 @@ def sample(
     if settings.sampler == "pymc" and _jax_started():
         # Forking a process whose JAX runtime has started threads can deadlock.
         kwargs.setdefault("mp_ctx", "forkserver")
-    cores = settings.cores
-    if cores is None:
-        # PyMC's own default is half the CPUs (one job on a 2-core machine).
-        cores = min(settings.chains, os.cpu_count() or 1)
+    if settings.sampler == "numpyro":
+        register_jax()  # the fused likelihood's JAX twin; imports JAX only now
     try:
         idata = pm.sample(
             draws=settings.draws,
@@ -170,25 +243,7 @@ def sample(
             **kwargs,
         )
     except (RuntimeError, FloatingPointError, pm.exceptions.SamplingError) as err:
-        text = str(err).strip()
-        raise SamplingError(
-            f"the {settings.sampler} sampler failed: "
-            f"{text.splitlines()[0] if text else type(err).__name__}. Try another sampler "
-            "(sampler='pymc' or 'nutpie'), fewer components (now "
-            f"{spec.n_components}), or a zero-avoiding sigma prior "
-            "(priors=bm.Priors(sigma_prior='gamma'))"
-        ) from err
-    n_values = settings.chains * settings.draws * y.size
-    if "log_likelihood" not in idata.children and n_values <= LOG_LIK_MAX_VALUES:
-        idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(idata["posterior"], y))
-    idata.attrs.update(
-        {
-            "bayesmix_spec": json.dumps(spec.to_dict()),
-            "bayesmix_sampler_settings": json.dumps(settings.to_dict()),
-            "bayesmix_data_sha256": data_fingerprint(y),
-            "bayesmix_versions": json.dumps(package_versions()),
-        }
-    )
+        raise _sampling_error(err, settings.sampler, spec) from err
     return idata
 
 

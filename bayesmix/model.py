@@ -10,7 +10,9 @@ Variable and dimension names are public (they appear in saved files):
   makes the posterior geometry the same whatever the data's units, which is what makes
   fits equivariant and numerically safe for data in units of 1e-9 or offset by 1e9.
 - ``y`` (dim ``obs``): the observations; the discrete labels are summed out, so each
-  ``y_i`` has density ``sum_k w_k Normal(y_i | mu_k, sigma_k)``.
+  ``y_i`` has density ``sum_k w_k Normal(y_i | mu_k, sigma_k)``. Its log density is one
+  fused kernel (:mod:`bayesmix.likelihood`) returning the sum over observations; the
+  pointwise log-likelihood for LOO is computed by :mod:`bayesmix.density` instead.
 """
 
 from __future__ import annotations
@@ -19,12 +21,23 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
+import pytensor
+import pytensor.tensor as pt
 from pymc.distributions.transforms import ordered
 
 from bayesmix.data import as_observations
+from bayesmix.likelihood import mixture_loglik
 from bayesmix.spec import MixtureSpec
 
-__all__ = ["build_model", "start_values", "standardisation"]
+__all__ = ["SHARED_NAMES", "build_model", "start_values", "standardisation"]
+
+#: Names of the model's shared variables (data, standardisation, priors on the z scale,
+#: Dirichlet concentrations): ``compiled.with_data(**{name: value})`` swaps them.
+SHARED_OBSERVED = "y_observed"
+SHARED_STANDARDISE = "y_loc_scale"
+SHARED_PRIORS = "priors_z"
+SHARED_ALPHA = "weights_alpha"
+SHARED_NAMES = (SHARED_OBSERVED, SHARED_STANDARDISE, SHARED_PRIORS, SHARED_ALPHA)
 
 #: Smallest gap between neighbouring start means, in data standard deviations.
 _MIN_START_GAP = 1e-3
@@ -104,7 +117,7 @@ def jittered_starts(
     return out
 
 
-def _sigma_prior(family: str, scale: float) -> pm.Distribution:
+def _sigma_prior(family: str, scale: Any) -> pm.Distribution:
     """Declare the prior of the standardised sigmas, of scale ``scale`` in every family."""
     if family == "gamma":  # shape 2: mean = scale, mode = scale / 2, density 0 at 0
         return pm.Gamma("sigma_z", alpha=2.0, beta=2.0 / scale, dims="component")
@@ -160,28 +173,64 @@ def build_model(data: Any, spec: MixtureSpec | int) -> pm.Model:
     assert p.mu_loc is not None and p.mu_scale is not None and p.sigma_scale is not None
     loc, scale = standardisation(y)
     coords = {"component": np.arange(k), "obs": np.arange(y.size)}
+    # Every number that depends on the data or the priors enters as a shared variable,
+    # not a constant: the compiled graph then depends only on K and the sigma family,
+    # so PyTensor's cache and bayesmix's compiled-sampler cache serve every data set.
+    standardise = pytensor.shared(np.array([loc, scale]), name=SHARED_STANDARDISE)
+    hyper = pytensor.shared(
+        np.array([(p.mu_loc - loc) / scale, p.mu_scale / scale, p.sigma_scale / scale]),
+        name=SHARED_PRIORS,
+    )
+    alpha = pytensor.shared(np.full(k, p.weights_concentration), name=SHARED_ALPHA)
     with pm.Model(coords=coords) as model:
         if k == 1:
             weights = pm.Deterministic("weights", pm.math.ones(1), dims="component")
         else:
-            weights = pm.Dirichlet(
-                "weights",
-                a=np.full(k, p.weights_concentration),
-                dims="component",
-            )
+            weights = pm.Dirichlet("weights", a=alpha, dims="component")
         ordering = {"transform": ordered} if k > 1 else {}
-        mu_z = pm.Normal(
-            "mu_z",
-            mu=(p.mu_loc - loc) / scale,
-            sigma=p.mu_scale / scale,
-            dims="component",
-            **ordering,
-        )
-        sigma_z = _sigma_prior(p.sigma_prior, p.sigma_scale / scale)
-        mu = pm.Deterministic("mu", loc + scale * mu_z, dims="component")
-        sigma = pm.Deterministic("sigma", scale * sigma_z, dims="component")
+        mu_z = pm.Normal("mu_z", mu=hyper[0], sigma=hyper[1], dims="component", **ordering)
+        sigma_z = _sigma_prior(p.sigma_prior, hyper[2])
+        mu = pm.Deterministic("mu", standardise[0] + standardise[1] * mu_z, dims="component")
+        sigma = pm.Deterministic("sigma", standardise[1] * sigma_z, dims="component")
+        observed = pytensor.shared(y, name=SHARED_OBSERVED)
         if k == 1:
-            pm.Normal("y", mu=mu[0], sigma=sigma[0], observed=y, dims="obs")
+            pm.Normal("y", mu=mu[0], sigma=sigma[0], observed=observed, dims="obs")
         else:
-            pm.NormalMixture("y", w=weights, mu=mu, sigma=sigma, observed=y, dims="obs")
+            _observed_mixture(observed, loc, scale, standardise, weights, mu_z, sigma_z)
     return model
+
+
+def _observed_mixture(
+    observed: Any,
+    loc: float,
+    scale: float,
+    standardise: Any,
+    weights: Any,
+    mu_z: Any,
+    sigma_z: Any,
+) -> None:
+    """Declare the observed ``y`` with the fused likelihood of :mod:`bayesmix.likelihood`.
+
+    The log density is evaluated on the standardised scale (no cancellation for data
+    offset by 1e9) as one scalar over all observations, which is all NUTS needs; the
+    generative graph (prior and posterior predictive draws) is ``pm.NormalMixture``'s.
+    """
+
+    def logp(value: Any, w: Any, mu: Any, sigma: Any) -> Any:
+        loglik = mixture_loglik(value, standardise, pt.log(w), mu, sigma)
+        return loglik - value.shape[0] * pt.log(standardise[1])
+
+    def dist(w: Any, mu: Any, sigma: Any, size: Any) -> Any:
+        return loc + scale * pm.NormalMixture.dist(w=w, mu=mu, sigma=sigma, size=size)
+
+    pm.CustomDist(
+        "y",
+        weights,
+        mu_z,
+        sigma_z,
+        dist=dist,
+        logp=logp,
+        signature="(k),(k),(k)->()",
+        observed=observed,
+        dims="obs",
+    )

@@ -1,0 +1,215 @@
+"""The mixture log-likelihood and its gradient in one fused pass, as a PyTensor Op.
+
+``pm.NormalMixture`` builds an (N, K) matrix of component log densities, a log-sum-exp
+over it and, for the gradient, the softmax of that matrix again: several passes over
+N x K temporaries. The kernel here visits each observation once, keeps the K terms in
+registers and accumulates the log-likelihood and its gradient with respect to the
+log-weights, means and sigmas together. At N = 10^4 it evaluates the log-posterior and
+gradient about 6x faster than PyTensor's graph (see ``benchmarks/README.md``).
+
+The Op returns ``(loglik, d/dlogw, d/dmu, d/dsigma)``; its gradient reuses the last three
+outputs, so the compiled ``logp_dlogp`` function runs the kernel once per evaluation.
+It has a NumPy-free numba implementation (PyMC's default linker and nutpie), a Python
+``perform`` (PyMC's C and Python linkers) and a JAX implementation (numpyro), registered
+on demand by :func:`register_jax` so that importing bayesmix does not import JAX.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import DisconnectedType, grad_not_implemented
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+
+__all__ = ["mixture_loglik", "register_jax"]
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.693145751953125  # ln 2 split in two so that n * _LN2_HI is exact
+_LN2_LO = 1.42860682030941723212e-6
+#: Observations per block. The K terms of a block sit in small arrays that LLVM
+#: vectorises over; the block's sums are multiplied (each lies in [1, K], so 64 of them
+#: stay far from overflow for any K < 10^4) and logged once per block.
+_BLOCK = 64
+#: 1/11!, 1/10!, ..., 1/0!: Horner coefficients of exp's Taylor polynomial after 1/12!.
+_EXP_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(11, -1, -1))
+
+
+@numba.njit(fastmath={"contract", "nsz", "arcp"}, cache=True, nogil=True)
+def _kernel(
+    y: np.ndarray, loc: float, scale: float, logw: np.ndarray, mu: np.ndarray, sigma: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """Sum over i of log sum_k w_k N(z_i | mu_k, sigma_k), z = (y - loc) / scale; gradient.
+
+    ``exp`` is computed inline (range reduction to |r| <= ln(2)/2, a degree-12 Taylor
+    polynomial, the power of two written into the exponent bits; relative error ~1e-16)
+    because numba's ``math.exp`` is a scalar library call that blocks vectorisation.
+    """
+    k, n = mu.shape[0], y.shape[0]
+    inv_scale = 1.0 / scale
+    inv = 1.0 / sigma
+    const = logw - np.log(sigma) - _LOG_SQRT_2PI
+    terms, dist = np.empty((k, _BLOCK)), np.empty((k, _BLOCK))
+    top, total_b, inv_s = np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK)
+    bits = np.empty(_BLOCK, dtype=np.int64)
+    pow2 = bits.view(np.float64)
+    g_w, g_mu, g_s = np.zeros(k), np.zeros(k), np.zeros(k)
+    total = 0.0
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        yb = y[start : start + m]
+        top[:m] = -np.inf
+        total_b[:m] = 0.0
+        for j in range(k):
+            for i in range(m):
+                d = ((yb[i] - loc) * inv_scale - mu[j]) * inv[j]
+                dist[j, i] = d
+                a = const[j] - 0.5 * d * d
+                terms[j, i] = a
+                top[i] = max(top[i], a)
+        for j in range(k):
+            for i in range(m):
+                x = max(terms[j, i] - top[i], -700.0)  # exp(-700) ~ 1e-304: no underflow
+                e2 = math.floor(x * _LOG2E + 0.5)
+                r = x - e2 * _LN2_HI - e2 * _LN2_LO
+                p = 1.0 / 479001600.0  # 1/12!
+                for c in _EXP_TAYLOR:
+                    p = p * r + c
+                bits[i] = (np.int64(e2) + 1023) << 52
+                e = p * pow2[i]
+                terms[j, i] = e
+                total_b[i] += e
+        prod = 1.0
+        for i in range(m):
+            prod *= total_b[i]
+            total += top[i]
+            inv_s[i] = 1.0 / total_b[i]
+        total += math.log(prod)
+        for j in range(k):
+            gw, gm, gs = 0.0, 0.0, 0.0
+            for i in range(m):
+                r = terms[j, i] * inv_s[i]  # responsibility of component j for z_i
+                d = dist[j, i]
+                gw += r
+                gm += r * d
+                gs += r * (d * d - 1.0)
+            g_w[j] += gw
+            g_mu[j] += gm
+            g_s[j] += gs
+    return total, g_w, g_mu * inv, g_s * inv
+
+
+class MixtureLogLik(Op):
+    """``loglik(z, logw, mu, sigma)`` with its gradient as extra outputs (see module doc)."""
+
+    __props__ = ()
+
+    def make_node(self, y: Any, standardise: Any, logw: Any, mu: Any, sigma: Any) -> Apply:
+        inputs = [
+            pt.as_tensor_variable(v, dtype="float64") for v in (y, standardise, logw, mu, sigma)
+        ]
+        if any(v.ndim != 1 for v in inputs):
+            raise ValueError("MixtureLogLik takes five vectors: y, (loc, scale), logw, mu, sigma")
+        outputs = [pt.dscalar(), pt.dvector(), pt.dvector(), pt.dvector()]
+        return Apply(self, inputs, outputs)
+
+    def perform(self, node: Apply, inputs: list[Any], output_storage: list[Any]) -> None:
+        y, (loc, scale), logw, mu, sigma = (np.asarray(v, dtype=np.float64) for v in inputs)
+        total, g_w, g_mu, g_s = _kernel(y, loc, scale, logw, mu, sigma)
+        output_storage[0][0] = np.asarray(total)
+        output_storage[1][0] = g_w
+        output_storage[2][0] = g_mu
+        output_storage[3][0] = g_s
+
+    def infer_shape(self, node: Apply, shapes: list[Any]) -> list[Any]:
+        return [(), shapes[2], shapes[2], shapes[2]]
+
+    def pullback(
+        self, inputs: list[Any], outputs: list[Any], output_grads: list[Any]
+    ) -> list[Any]:
+        if any(not isinstance(g.type, DisconnectedType) for g in output_grads[1:]):
+            raise NotImplementedError("MixtureLogLik has no second derivatives")
+        g = output_grads[0]
+        no_grad = [grad_not_implemented(self, i, inputs[i]) for i in (0, 1)]
+        return [*no_grad, *(g * o for o in outputs[1:])]
+
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
+        # The gradient outputs are not differentiable; declaring them disconnected lets
+        # PyTensor pass DisconnectedType for them instead of zeros.
+        return [[True, False, False, False] for _ in node.inputs]
+
+
+_mixture_loglik = MixtureLogLik()
+
+
+def mixture_loglik(y: Any, standardise: Any, logw: Any, mu: Any, sigma: Any) -> pt.TensorVariable:
+    """Return ``sum_i log sum_k exp(logw_k) Normal(z_i | mu_k, sigma_k)`` as a scalar.
+
+    Parameters
+    ----------
+    y : tensor_like, shape (N,)
+        Observations.
+    standardise : tensor_like, shape (2,)
+        ``(loc, scale)``: the mixture is that of ``z = (y - loc) / scale``. Pass data as
+        shared variables rather than constants: numba compiles a kernel fed from a large
+        embedded constant array ~4x slower, and a graph without data constants is reused
+        from PyTensor's cache for any data set.
+    logw, mu, sigma : tensor_like, shape (K,)
+        Log-weights, means and standard deviations of the components, on the z scale.
+
+    Returns
+    -------
+    pytensor.tensor.TensorVariable
+        The scalar log-likelihood; its gradient costs no second pass over the data.
+    """
+    return _mixture_loglik(y, standardise, logw, mu, sigma)[0]
+
+
+@register_funcify_default_op_cache_key(MixtureLogLik)
+def _numba_mixture_loglik(op: MixtureLogLik, **kwargs: Any) -> Any:
+    @numba.njit(nogil=True)
+    def mixture_loglik_numba(
+        y: np.ndarray, standardise: np.ndarray, logw: np.ndarray, mu: np.ndarray, sigma: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        # Contiguous copies (free when already so) let the kernel compile for unit
+        # strides, which it needs to vectorise.
+        total, g_w, g_mu, g_s = _kernel(
+            np.ascontiguousarray(y),
+            standardise[0],
+            standardise[1],
+            np.ascontiguousarray(logw),
+            np.ascontiguousarray(mu),
+            np.ascontiguousarray(sigma),
+        )
+        return np.asarray(total), g_w, g_mu, g_s
+
+    return mixture_loglik_numba, 1  # bump the version when the kernel changes
+
+
+def register_jax() -> None:
+    """Give :class:`MixtureLogLik` a JAX implementation (needed by the numpyro sampler)."""
+    import jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    @jax_funcify.register(MixtureLogLik)
+    def _jax_mixture_loglik(op: MixtureLogLik, **kwargs: Any) -> Any:
+        def mixture_loglik_jax(
+            y: Any, standardise: Any, logw: Any, mu: Any, sigma: Any
+        ) -> tuple[Any, ...]:
+            z = (y - standardise[0]) / standardise[1]
+            d = (z[:, None] - mu) / sigma
+            a = logw - jnp.log(sigma) - _LOG_SQRT_2PI - 0.5 * d * d
+            lse = logsumexp(a, axis=1, keepdims=True)
+            r = jnp.exp(a - lse)  # responsibilities; XLA drops them when unused
+            g_mu = jnp.sum(r * d / sigma, axis=0)
+            g_s = jnp.sum(r * (d * d - 1.0) / sigma, axis=0)
+            return jnp.sum(lse), jnp.sum(r, axis=0), g_mu, g_s
+
+        return mixture_loglik_jax
