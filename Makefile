@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(VENV)/bin/bayesmix demo --out-dir .
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff format --check bayesmix tests
-	$(VENV)/bin/ruff check bayesmix tests
+	$(VENV)/bin/ruff format --check bayesmix tests benchmarks
+	$(VENV)/bin/ruff check bayesmix tests benchmarks
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -28,6 +28,9 @@ test: lint typecheck
 
 test-slow: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m pytest -m slow
+
+bench: $(STAMP)
+	MPLBACKEND=Agg $(PY) benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

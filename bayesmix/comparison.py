@@ -26,6 +26,7 @@ from arviz_stats import loo, loo_moment_match
 from bayesmix.data import as_observations, check_n_components
 from bayesmix.diagnostics import ComponentWarning, ConvergenceWarning
 from bayesmix.fitting import SamplingError, fit, log_likelihood_dataset
+from bayesmix.model import build_model
 from bayesmix.result import MixtureResult
 
 if TYPE_CHECKING:
@@ -85,8 +86,10 @@ def _score(result: MixtureResult, moment_match: bool) -> tuple[ELPDData | None, 
         if not (n_high and moment_match):
             return elpd, []
         try:
+            # the fused likelihood has no pointwise terms: use the per-observation twin
+            pointwise_model = build_model(result.data, result.spec, pointwise=True)
             elpd = loo_moment_match(
-                tree, elpd, var_name="y", k_threshold=K_HIGH, pointwise=True, model=result.model
+                tree, elpd, var_name="y", k_threshold=K_HIGH, pointwise=True, model=pointwise_model
             )
         except Exception as err:  # best effort: the fallback is reported, not hidden
             return elpd, [f"moment matching failed ({type(err).__name__}: {str(err)[:80]})"]

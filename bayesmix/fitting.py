@@ -10,7 +10,7 @@ import numbers
 import os
 import platform
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +24,7 @@ from bayesmix.likelihood import register_jax
 from bayesmix.model import build_model, jittered_starts, start_values
 from bayesmix.result import MixtureResult
 from bayesmix.spec import MixtureSpec, Priors
+from bayesmix.stray import consensus_start, record_rerun, splice_chains
 
 __all__ = [
     "SAMPLERS",
@@ -136,6 +137,7 @@ def sample(
     settings: SamplerSettings,
     *,
     progressbar: bool = True,
+    start: dict[str, np.ndarray] | None = None,
     **sample_kwargs: Any,
 ) -> xr.DataTree:
     """Run NUTS on a model from :func:`build_model` and return the DataTree.
@@ -144,16 +146,21 @@ def sample(
     with a small jitter, so that chains begin in the posterior's main mode. The returned
     tree has groups ``posterior``, ``sample_stats``, ``log_likelihood`` (left out when
     chains x draws x N exceeds ``LOG_LIK_MAX_VALUES``) and ``observed_data``; its attrs
-    record the spec, the settings and the data fingerprint.
+    record the spec, the settings and the data fingerprint. ``start`` (constrained
+    ``weights``, ``mu_z``, ``sigma_z``) replaces the k-means start.
     """
+    if start is None:
+        start = start_values(y, spec)
+    free = {rv.name for rv in model.free_RVs}
+    start = {name: np.asarray(v) for name, v in start.items() if name in free}
     cores = settings.cores
     if cores is None:
         # PyMC's own default is half the CPUs (one job on a 2-core machine).
         cores = min(settings.chains, os.cpu_count() or 1)
     if settings.sampler == "nutpie" and set(sample_kwargs) <= {"nuts", "nuts_sampler_kwargs"}:
-        idata = _sample_nutpie(model, y, spec, settings, cores, progressbar, sample_kwargs)
+        idata = _sample_nutpie(model, start, spec, settings, cores, progressbar, sample_kwargs)
     else:
-        idata = _sample_pymc(model, y, spec, settings, cores, progressbar, sample_kwargs)
+        idata = _sample_pymc(model, start, spec, settings, cores, progressbar, sample_kwargs)
     n_values = settings.chains * settings.draws * y.size
     if "log_likelihood" not in idata.children and n_values <= LOG_LIK_MAX_VALUES:
         idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(idata["posterior"], y))
@@ -181,7 +188,7 @@ def _sampling_error(err: Exception, sampler: str, spec: MixtureSpec) -> Sampling
 
 def _sample_nutpie(
     model: pm.Model,
-    y: np.ndarray,
+    start: dict[str, np.ndarray],
     spec: MixtureSpec,
     settings: SamplerSettings,
     cores: int,
@@ -189,8 +196,6 @@ def _sample_nutpie(
     sample_kwargs: dict[str, Any],
 ) -> xr.DataTree:
     """Nutpie called directly, reusing the compiled model (see :mod:`bayesmix._nutpie`)."""
-    free = {rv.name for rv in model.free_RVs}
-    start = {name: v for name, v in start_values(y, spec).items() if name in free}
     nuts = {**sample_kwargs.get("nuts", {}), **sample_kwargs.get("nuts_sampler_kwargs", {})}
     try:
         return sample_nutpie(
@@ -211,7 +216,7 @@ def _sample_nutpie(
 
 def _sample_pymc(
     model: pm.Model,
-    y: np.ndarray,
+    start: dict[str, np.ndarray],
     spec: MixtureSpec,
     settings: SamplerSettings,
     cores: int,
@@ -219,7 +224,7 @@ def _sample_pymc(
     sample_kwargs: dict[str, Any],
 ) -> xr.DataTree:
     """``pm.sample`` with our starts, for PyMC's NUTS, numpyro and nutpie with extras."""
-    kwargs = _start_kwargs(model, y, spec, settings)
+    kwargs = _start_kwargs(start, settings)
     if "nuts" in kwargs and "nuts" in sample_kwargs:
         sample_kwargs = {**sample_kwargs, "nuts": {**kwargs["nuts"], **sample_kwargs["nuts"]}}
     kwargs.update(sample_kwargs)
@@ -257,23 +262,21 @@ def _jax_started() -> bool:
     return bool(getattr(bridge, "_backends", None))
 
 
-def _start_kwargs(
-    model: pm.Model, y: np.ndarray, spec: MixtureSpec, settings: SamplerSettings
-) -> dict[str, Any]:
+def _start_kwargs(start: dict[str, np.ndarray], settings: SamplerSettings) -> dict[str, Any]:
     """Arguments to ``pm.sample`` that start every chain in the main mode, per sampler.
 
     PyMC's default start jitters each unconstrained value by U(-1, 1); for the ordered
     means that multiplies each gap by up to e, enough to put chains in different modes.
-    We start from k-means instead, with a small order-preserving jitter per chain where
-    the sampler takes per-chain starts (PyMC, numpyro). nutpie takes one start for all
-    chains: it gets one jittered start, because nutpie rejects a start where any gradient
-    component is exactly zero (as at the symmetric weights of two equal clusters).
+    We start from k-means instead, with a small order-preserving jitter per chain.
+    ``pm.sample``'s nutpie takes one start for all chains (bayesmix normally calls nutpie
+    directly, with per-chain starts): it gets one jittered start, because nutpie rejects
+    a start where any gradient component is exactly zero (as at the symmetric weights of
+    two equal clusters).
     """
-    free = {rv.name for rv in model.free_RVs}
     rng = np.random.default_rng([settings.random_seed, 0xB1E5])
     starts = [
-        {name: v for name, v in s.items() if name in free}
-        for s in jittered_starts(start_values(y, spec), settings.chains, rng)
+        {name: v for name, v in s.items() if name in start}
+        for s in jittered_starts(start, settings.chains, rng)
     ]
     if settings.sampler == "nutpie":
         return {"initvals": starts[0], "compile_kwargs": {"jitter_rvs": set()}}
@@ -340,6 +343,7 @@ def fit(
     random_seed: int | None = None,
     sampler: Sampler = "auto",
     progressbar: bool = True,
+    rerun_stray: bool = True,
     **sample_kwargs: Any,
 ) -> MixtureResult:
     """Fit a Bayesian finite normal mixture by NUTS.
@@ -370,6 +374,11 @@ def fit(
         NUTS implementation. "auto" uses nutpie when installed, else PyMC's own.
     progressbar : bool, default True
         Show the sampler's progress bar.
+    rerun_stray : bool, default True
+        Rerun, once, each chain that settled in a different mode from the others, from
+        the others' consensus and with a new seed (recorded in
+        ``res.idata.attrs["bayesmix_reruns"]``; see :mod:`bayesmix.stray`). A chain that
+        strays again is reported by a :class:`ConvergenceWarning`.
     **sample_kwargs
         Passed on to :func:`pymc.sample` (e.g. ``nuts_sampler_kwargs``).
 
@@ -424,5 +433,34 @@ def fit(
     model = build_model(y, spec)
     idata = sample(model, y, spec, settings, progressbar=progressbar, **sample_kwargs)
     result = MixtureResult(idata, model=model)
+    stray = result.diagnostics.stray_chains
+    if rerun_stray and stray and len(stray) < settings.chains:
+        result = _rerun_stray(result, y, spec, settings, stray, progressbar, sample_kwargs)
     result.check_convergence(stacklevel=3)
     return result
+
+
+def _rerun_stray(
+    result: MixtureResult,
+    y: np.ndarray,
+    spec: MixtureSpec,
+    settings: SamplerSettings,
+    stray: tuple[int, ...],
+    progressbar: bool,
+    sample_kwargs: dict[str, Any],
+) -> MixtureResult:
+    """Rerun the chains in a minor mode from the others' consensus (see bayesmix.stray)."""
+    good = [c for c in range(settings.chains) if c not in stray]
+    start = consensus_start(result.idata, good)
+    seed = int(np.random.SeedSequence([settings.random_seed, 0x57A7]).generate_state(1)[0])
+    rerun_settings = replace(settings, chains=len(stray), random_seed=seed)
+    rerun = sample(
+        result.model, y, spec, rerun_settings, progressbar=progressbar, start=start,
+        **sample_kwargs,
+    )  # fmt: skip
+    idata = splice_chains(result.idata, rerun, stray)
+    n_values = settings.chains * settings.draws * y.size
+    if n_values <= LOG_LIK_MAX_VALUES:
+        idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(idata["posterior"], y))
+    record_rerun(idata, stray, seed, start)
+    return MixtureResult(idata, model=result.model)
