@@ -35,10 +35,12 @@ __all__ = [
     "sample",
 ]
 
-Sampler = Literal["auto", "pymc", "nutpie", "numpyro"]
-SAMPLERS: tuple[str, ...] = ("auto", "pymc", "nutpie", "numpyro")
+Sampler = Literal["auto", "pymc", "nutpie", "numpyro", "blackjax"]
+SAMPLERS: tuple[str, ...] = ("auto", "pymc", "nutpie", "numpyro", "blackjax")
 #: Python module each optional sampler needs.
-_SAMPLER_MODULE = {"nutpie": "nutpie", "numpyro": "numpyro"}
+_SAMPLER_MODULE = {"nutpie": "nutpie", "numpyro": "numpyro", "blackjax": "blackjax"}
+#: JAX-based samplers: the fused likelihood needs its JAX implementation registered.
+_JAX_SAMPLERS = ("numpyro", "blackjax")
 
 
 #: Largest chains x draws x N for which the pointwise log-likelihood is stored with a fit
@@ -67,7 +69,8 @@ def resolve_sampler(sampler: str) -> str:
     if module is not None and importlib.util.find_spec(module) is None:
         raise ImportError(
             f"sampler={sampler!r} needs the package {module!r}, which is not installed; "
-            "install it with `pip install 'bayesmix[fast]'` or use sampler='pymc'"
+            "install it with `pip install 'bayesmix[fast]'` (numpyro, blackjax) or "
+            "`pip install nutpie`, or use sampler='pymc'"
         )
     return sampler
 
@@ -163,7 +166,9 @@ def sample(
         idata = _sample_pymc(model, start, spec, settings, cores, progressbar, sample_kwargs)
     n_values = settings.chains * settings.draws * y.size
     if "log_likelihood" not in idata.children and n_values <= LOG_LIK_MAX_VALUES:
-        idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(idata["posterior"], y))
+        idata["log_likelihood"] = xr.DataTree(
+            log_likelihood_dataset(idata["posterior"].to_dataset(), y)
+        )
     idata.attrs.update(
         {
             "bayesmix_spec": json.dumps(spec.to_dict()),
@@ -231,7 +236,7 @@ def _sample_pymc(
     if settings.sampler == "pymc" and _jax_started():
         # Forking a process whose JAX runtime has started threads can deadlock.
         kwargs.setdefault("mp_ctx", "forkserver")
-    if settings.sampler == "numpyro":
+    if settings.sampler in _JAX_SAMPLERS:
         register_jax()  # the fused likelihood's JAX twin; imports JAX only now
     try:
         idata = pm.sample(
@@ -370,8 +375,11 @@ def fit(
     random_seed : int, optional
         Seed for the starts and the sampler; the same seed gives the same draws. If None,
         a seed is drawn and recorded in the result.
-    sampler : {"auto", "pymc", "nutpie", "numpyro"}, default "auto"
-        NUTS implementation. "auto" uses nutpie when installed, else PyMC's own.
+    sampler : {"auto", "pymc", "nutpie", "numpyro", "blackjax"}, default "auto"
+        NUTS implementation. "auto" picks nutpie (a core dependency; the fastest at
+        every N measured in ``benchmarks/README.md``) and falls back to PyMC's own if
+        nutpie cannot be imported. numpyro and blackjax need ``bayesmix[fast]``. The
+        sampler used is recorded in ``res.idata.attrs["bayesmix_sampler_settings"]``.
     progressbar : bool, default True
         Show the sampler's progress bar.
     rerun_stray : bool, default True
@@ -461,6 +469,8 @@ def _rerun_stray(
     idata = splice_chains(result.idata, rerun, stray)
     n_values = settings.chains * settings.draws * y.size
     if n_values <= LOG_LIK_MAX_VALUES:
-        idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(idata["posterior"], y))
+        idata["log_likelihood"] = xr.DataTree(
+            log_likelihood_dataset(idata["posterior"].to_dataset(), y)
+        )
     record_rerun(idata, stray, seed, start)
     return MixtureResult(idata, model=result.model)

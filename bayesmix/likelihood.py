@@ -17,13 +17,14 @@ on demand by :func:`register_jax` so that importing bayesmix does not import JAX
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numba
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType, grad_not_implemented
-from pytensor.graph.basic import Apply
+from pytensor.graph.basic import Apply, Variable
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
@@ -110,16 +111,15 @@ class MixtureLogLik(Op):
 
     __props__ = ()
 
-    def make_node(self, y: Any, standardise: Any, logw: Any, mu: Any, sigma: Any) -> Apply:
-        inputs = [
-            pt.as_tensor_variable(v, dtype="float64") for v in (y, standardise, logw, mu, sigma)
-        ]
-        if any(v.ndim != 1 for v in inputs):
+    def make_node(self, *args: Any) -> Apply:
+        """Build the node from five vectors: y, (loc, scale), logw, mu, sigma."""
+        inputs = [pt.as_tensor_variable(v, dtype="float64") for v in args]
+        if len(inputs) != 5 or any(v.ndim != 1 for v in inputs):
             raise ValueError("MixtureLogLik takes five vectors: y, (loc, scale), logw, mu, sigma")
         outputs = [pt.dscalar(), pt.dvector(), pt.dvector(), pt.dvector()]
         return Apply(self, inputs, outputs)
 
-    def perform(self, node: Apply, inputs: list[Any], output_storage: list[Any]) -> None:
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: Any) -> None:
         y, (loc, scale), logw, mu, sigma = (np.asarray(v, dtype=np.float64) for v in inputs)
         total, g_w, g_mu, g_s = _kernel(y, loc, scale, logw, mu, sigma)
         output_storage[0][0] = np.asarray(total)
@@ -131,8 +131,8 @@ class MixtureLogLik(Op):
         return [(), shapes[2], shapes[2], shapes[2]]
 
     def pullback(
-        self, inputs: list[Any], outputs: list[Any], output_grads: list[Any]
-    ) -> list[Any]:
+        self, inputs: Sequence[Variable], outputs: Sequence[Variable], output_grads: Sequence[Any]
+    ) -> list[Variable]:
         if any(not isinstance(g.type, DisconnectedType) for g in output_grads[1:]):
             raise NotImplementedError("MixtureLogLik has no second derivatives")
         g = output_grads[0]
@@ -168,7 +168,9 @@ def mixture_loglik(y: Any, standardise: Any, logw: Any, mu: Any, sigma: Any) -> 
     pytensor.tensor.TensorVariable
         The scalar log-likelihood; its gradient costs no second pass over the data.
     """
-    return _mixture_loglik(y, standardise, logw, mu, sigma)[0]
+    outputs = _mixture_loglik(y, standardise, logw, mu, sigma)
+    assert isinstance(outputs, list)
+    return cast(pt.TensorVariable, outputs[0])
 
 
 @register_funcify_default_op_cache_key(MixtureLogLik)

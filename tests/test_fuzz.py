@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 import bayesmix as bm
 from bayesmix.data import as_observations, check_n_components
+from bayesmix.fitting import SAMPLERS
 from bayesmix.model import start_values
 
 scalars = st.one_of(
@@ -139,13 +140,7 @@ bad_options = st.one_of(
     st.fixed_dictionaries(
         {"target_accept": st.one_of(st.floats(max_value=0.0), st.floats(min_value=1.0))}
     ),
-    st.fixed_dictionaries(
-        {
-            "sampler": st.text(max_size=6).filter(
-                lambda s: s not in ("auto", "pymc", "nutpie", "numpyro")
-            )
-        }
-    ),
+    st.fixed_dictionaries({"sampler": st.text(max_size=6).filter(lambda s: s not in SAMPLERS)}),
     st.fixed_dictionaries(
         {"random_seed": st.one_of(st.integers(max_value=-1), st.text(max_size=2), st.floats())}
     ),

@@ -74,7 +74,7 @@ class SBCConfig:
         Sampler settings of every fit.
     n_thin : int, default 99
         Posterior draws kept per fit; ranks lie in ``0..n_thin``.
-    sampler : str, default "pymc"
+    sampler : str, default "auto"
         NUTS implementation passed to :func:`bayesmix.fit`.
     cores : int or None, default 1
         Cores per fit. 1 runs chains in sequence: parallelise replications instead.
@@ -88,7 +88,7 @@ class SBCConfig:
     tune: int = 500
     chains: int = 2
     n_thin: int = 99
-    sampler: Sampler = "pymc"
+    sampler: Sampler = "auto"
     cores: int | None = 1
 
     def __post_init__(self) -> None:
@@ -271,7 +271,7 @@ _OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--chains", int, 2, "chains per fit"),
     ("--n-thin", int, 99, "thinned draws kept; ranks lie in 0..n_thin"),
     ("--bins", int, 10, "bins of the chi-square test"),
-    ("--sampler", str, "pymc", "sampler passed to bm.fit"),
+    ("--sampler", str, "auto", "sampler passed to bm.fit"),
     ("--mu-shift", float, 0.0, "simulate with mu_loc shifted by this (miscalibration)"),
 )
 
