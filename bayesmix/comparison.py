@@ -23,9 +23,10 @@ import xarray as xr
 from arviz_stats import compare as az_compare
 from arviz_stats import loo, loo_moment_match
 
+from bayesmix.blockloo import block_loo
 from bayesmix.data import as_observations, check_n_components
 from bayesmix.diagnostics import ComponentWarning, ConvergenceWarning
-from bayesmix.fitting import SamplingError, fit, log_likelihood_dataset
+from bayesmix.fitting import LOG_LIK_MAX_VALUES, SamplingError, fit, log_likelihood_dataset
 from bayesmix.model import build_model
 from bayesmix.result import MixtureResult
 
@@ -71,9 +72,13 @@ def _check_ks(n_components: Iterable[Any], n_obs: int) -> list[int]:
 def _score(result: MixtureResult, moment_match: bool) -> tuple[ELPDData | None, list[str]]:
     """PSIS-LOO of one fit (moment-matched where k > 0.7; None if it fails), with notes."""
     tree = result.idata
-    if "log_likelihood" not in tree.children:  # e.g. a tree built by hand: derive it
-        tree = tree.copy()
+    if "log_likelihood" not in tree.children:  # left out of large fits, or built by hand
         posterior = tree["posterior"].to_dataset()
+        n_values = posterior.sizes["chain"] * posterior.sizes["draw"] * result.data.size
+        if n_values > LOG_LIK_MAX_VALUES:  # bounded memory: exact LOO, block by block
+            note = "PSIS-LOO in blocks (large N); moment matching skipped"
+            return block_loo(posterior, result.data), [note]
+        tree = tree.copy()
         tree["log_likelihood"] = xr.DataTree(log_likelihood_dataset(posterior, result.data))
     with warnings.catch_warnings():
         for message in _SUMMARISED:
