@@ -135,7 +135,9 @@ def _shared_values(model: pm.Model) -> dict[str, np.ndarray]:
     from pytensor.graph.traversal import ancestors
     from pytensor.tensor.sharedvar import TensorSharedVariable
 
-    outputs = [model.logp(), *model.deterministics]
+    # the RVs' parameters, the observed values and the deterministics reach every shared
+    # variable without building the log-density graph (~0.2 s)
+    outputs = [*model.basic_RVs, *model.rvs_to_values.values(), *model.deterministics]
     return {
         v.name: v.get_value(borrow=True)
         for v in ancestors(outputs)

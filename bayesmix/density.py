@@ -1,6 +1,6 @@
 """Mixture maths on posterior draws: densities, bands, memberships, predictive samples.
 
-Pure NumPy: no PyMC, no xarray. Every function takes the posterior as three arrays of
+NumPy and one numba kernel (:func:`bayesmix.likelihood.log_density_rows`): no PyMC, no xarray. Every function takes the posterior as three arrays of
 shape ``(S, K)`` (S draws, K components) and evaluation points ``x`` of shape ``(n,)``.
 Work is done in chunks of ``x`` so that no array of size ``S * n * K`` exists at once:
 evaluating a million points costs time, not memory.
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import logsumexp
+
+from bayesmix.likelihood import log_density_rows
 
 __all__ = [
     "Band",
@@ -100,8 +102,18 @@ def _joint_logpdf(x: np.ndarray, d: Draws) -> np.ndarray:
 
 
 def _log_density_draws(x: np.ndarray, d: Draws) -> np.ndarray:
-    """Log p(x | theta_s) for every draw s and point: (S, c)."""
-    return logsumexp(_joint_logpdf(x, d), axis=-1)
+    """Log p(x | theta_s) for every draw s and point: (S, c), by the fused numba kernel."""
+    with np.errstate(divide="ignore"):  # an empty component's weight may underflow to 0
+        logw = np.log(d.weights)
+    out = np.empty((d.n_draws, x.size))
+    log_density_rows(
+        np.ascontiguousarray(x, dtype=np.float64),
+        np.ascontiguousarray(logw, dtype=np.float64),
+        np.ascontiguousarray(d.mu, dtype=np.float64),
+        np.ascontiguousarray(d.sigma, dtype=np.float64),
+        out,
+    )
+    return out
 
 
 def pdf(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:

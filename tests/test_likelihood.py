@@ -75,3 +75,23 @@ def test_op_and_gradient_in_pytensor(mode: str) -> None:
 def test_op_rejects_matrices() -> None:
     with pytest.raises(ValueError, match="five vectors"):
         mixture_loglik(pt.dmatrix(), pt.dvector(), pt.dvector(), pt.dvector(), pt.dvector())
+
+
+def test_log_density_rows_matches_scipy() -> None:
+    """Per draw and point, including a weight that underflowed to exactly 0."""
+    from bayesmix.likelihood import log_density_rows
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 5, 130)
+    w = rng.dirichlet(np.ones(3), size=7)
+    w[0] = [0.0, 0.5, 0.5]
+    mu, sigma = rng.normal(0, 3, (7, 3)), rng.uniform(0.2, 3, (7, 3))
+    out = np.empty((7, 130))
+    with np.errstate(divide="ignore"):
+        log_density_rows(x, np.log(w), mu, sigma, out)
+        ref = logsumexp(
+            np.log(w)[:, None, :]
+            + stats.norm.logpdf(x[None, :, None], mu[:, None], sigma[:, None]),
+            axis=-1,
+        )
+    np.testing.assert_allclose(out, ref, rtol=1e-13)
