@@ -1,9 +1,10 @@
 """Mixture maths on posterior draws: densities, bands, memberships, predictive samples.
 
-NumPy and one numba kernel (:func:`bayesmix.likelihood.log_density_rows`): no PyMC, no xarray. Every function takes the posterior as three arrays of
-shape ``(S, K)`` (S draws, K components) and evaluation points ``x`` of shape ``(n,)``.
-Work is done in chunks of ``x`` so that no array of size ``S * n * K`` exists at once:
-evaluating a million points costs time, not memory.
+NumPy and one numba kernel (:func:`bayesmix.likelihood.log_density_rows`): no PyMC, no
+xarray. Every function takes the posterior as three arrays of shape ``(S, K)`` (S draws,
+K components) and evaluation points ``x`` of shape ``(n,)``. Work is done in chunks of
+``x`` so that no array of size ``S * n * K`` exists at once: evaluating a million points
+costs time, not memory.
 """
 
 from __future__ import annotations
