@@ -1,11 +1,13 @@
-"""nutpie, called directly: compile a model once per structure, then only swap the data.
+"""nutpie, called directly, without compiling a PyMC graph for bayesmix's own model.
 
 ``pm.sample(nuts_sampler="nutpie")`` compiles the model into numba C callbacks on every
-call (about 10 s, not cached across calls) although the sampling itself takes a second
-or two at N = 10^3. :func:`bayesmix.model.build_model` puts every data- and
-prior-dependent number into named shared variables, so two models with the same K and
-sigma-prior family have the same graph: the compiled model is kept per structure and
-reused through ``CompiledPyMCModel.with_data``.
+call (about 10 s, not cached across calls or processes), although sampling takes a
+second or two at N = 10^3. For a model exactly as :func:`bayesmix.model.build_model`
+makes it, nutpie gets :func:`bayesmix._posterior.log_posterior` instead: the same density
+(tested against the PyMC model), compiled once per machine into numba's disk cache. A
+model the user extended is compiled from its PyMC graph; since data and priors are
+shared variables, that compiled model is kept per structure and reused through
+``with_data``.
 
 nutpie takes one start function for all chains; ours gives each chain its own small
 jitter around the k-means start (seeded by the chain's seed), as the other samplers get.
@@ -65,7 +67,8 @@ def _structure(model: pm.Model) -> tuple[Any, ...]:
     )
     observed = tuple((rv.name, type(rv.owner.op).__name__) for rv in model.observed_RVs)
     k = len(model.coords["component"])
-    return (free, observed, tuple(d.name for d in model.deterministics), k)
+    potentials = tuple(p.name for p in model.potentials)
+    return (free, observed, tuple(d.name for d in model.deterministics), potentials, k)
 
 
 def _start_function(
@@ -101,18 +104,21 @@ def sample_nutpie(
 
     key = _structure(model)
     shared = _shared_values(model)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        compiled = nutpie.compile_pymc_model(model, jitter_rvs=set())
-        _COMPILED[key] = compiled
-    else:
-        compiled = compiled.with_data(**shared)
-    coords = {name: np.asarray(values) for name, values in model.coords.items()}
-    compiled = dataclasses.replace(
-        compiled,
-        initial_point_func=_start_function(model, start, random_seed),
-        _coords=coords,
-    )
+    if key == _standard_structure(len(model.coords["component"]), model):
+        compiled = _direct_model(model, shared, _start_function(model, start, random_seed))
+    else:  # a model the user extended: compile its PyMC graph
+        compiled = _COMPILED.get(key)
+        if compiled is None:
+            compiled = nutpie.compile_pymc_model(model, jitter_rvs=set())
+            _COMPILED[key] = compiled
+        else:
+            compiled = compiled.with_data(**shared)
+        coords = {name: np.asarray(values) for name, values in model.coords.items()}
+        compiled = dataclasses.replace(
+            compiled,
+            initial_point_func=_start_function(model, start, random_seed),
+            _coords=coords,
+        )
     t_start = time.time()
     idata = nutpie.sample(
         compiled,
@@ -143,3 +149,70 @@ def _shared_values(model: pm.Model) -> dict[str, np.ndarray]:
         for v in ancestors(outputs)
         if isinstance(v, TensorSharedVariable) and v.name in SHARED_NAMES
     }
+
+
+def _standard_structure(k: int, model: pm.Model) -> tuple[Any, ...]:
+    """Return the structure ``build_model`` gives for K = k, with the model's sigma family."""
+    sigma_rv = next((rv for rv in model.free_RVs if rv.name == "sigma_z"), None)
+    family = type(sigma_rv.owner.op).__name__ if sigma_rv is not None else ""
+    free = [
+        ("mu_z", "NormalRV", "Ordered" if k > 1 else "NoneType"),
+        ("sigma_z", family, "LogTransform"),
+    ]
+    if k > 1:
+        free.insert(0, ("weights", "DirichletRV", "SimplexTransform"))
+    observed = (("y", "CustomDist_y" if k > 1 else "NormalRV"),)
+    deterministics = ("weights", "mu", "sigma") if k == 1 else ("mu", "sigma")
+    return (tuple(free), observed, deterministics, (), k)
+
+
+_FAMILY_OF_OP = {"HalfNormalRV": "halfnormal", "GammaRV": "gamma", "InvGammaRV": "invgamma"}
+
+
+def _direct_model(
+    model: pm.Model, shared: dict[str, np.ndarray], initial_point: Callable[[Any], np.ndarray]
+) -> Any:
+    """Nutpie model on :func:`bayesmix._posterior.log_posterior`: no graph compilation."""
+    from nutpie.compiled_pyfunc import from_pyfunc
+
+    from bayesmix._posterior import FAMILY_CODES, constrain, log_posterior
+    from bayesmix.model import SHARED_ALPHA, SHARED_OBSERVED, SHARED_PRIORS, SHARED_STANDARDISE
+
+    k = len(model.coords["component"])
+    sigma_rv = next(rv for rv in model.free_RVs if rv.name == "sigma_z")
+    family = FAMILY_CODES[_FAMILY_OF_OP[type(sigma_rv.owner.op).__name__]]
+    data = {
+        "y": np.ascontiguousarray(shared[SHARED_OBSERVED], dtype=np.float64),
+        "loc_scale": np.ascontiguousarray(shared[SHARED_STANDARDISE], dtype=np.float64),
+        "priors_z": np.ascontiguousarray(shared[SHARED_PRIORS], dtype=np.float64),
+        "alpha": np.ascontiguousarray(shared.get(SHARED_ALPHA, np.ones(k)), dtype=np.float64),
+    }
+
+    def make_logp() -> Callable[..., tuple[float, np.ndarray]]:
+        def logp(x: np.ndarray, **d: np.ndarray) -> tuple[float, np.ndarray]:
+            return log_posterior(x, d["y"], d["loc_scale"], d["priors_z"], d["alpha"], family)
+
+        return logp
+
+    def make_expand(*seeds: Any) -> Callable[..., dict[str, np.ndarray]]:
+        def expand(x: np.ndarray, **d: np.ndarray) -> dict[str, np.ndarray]:
+            w, mu_z, sigma_z = constrain(x, k)
+            loc, scale = d["loc_scale"]
+            return {"weights": w, "mu_z": mu_z, "sigma_z": sigma_z,
+                    "mu": loc + scale * mu_z, "sigma": scale * sigma_z}  # fmt: skip
+
+        return expand
+
+    names = ["weights", "mu_z", "sigma_z", "mu", "sigma"]
+    return from_pyfunc(
+        ndim=3 * k - 1 if k > 1 else 2,
+        make_logp_fn=make_logp,
+        make_expand_fn=make_expand,
+        make_initial_point_fn=initial_point,
+        expanded_dtypes=[np.dtype("float64")] * len(names),
+        expanded_shapes=[(k,)] * len(names),
+        expanded_names=names,
+        shared_data=data,
+        dims={name: ("component",) for name in names},
+        coords={"component": np.asarray(model.coords["component"])},
+    )

@@ -83,8 +83,9 @@ def log_density_rows(
             const[j] = logw[s, j] - math.log(sigma[s, j]) - _LOG_SQRT_2PI
         for start in range(0, n, _BLOCK):
             m = min(_BLOCK, n - start)
-            top[:m] = -np.inf
-            total_b[:m] = 0.0
+            for i in range(m):
+                top[i] = -np.inf
+                total_b[i] = 0.0
             for j in range(k):
                 for i in range(m):
                     d = (x[start + i] - mu[s, j]) * inv[j]
@@ -112,8 +113,11 @@ def _kernel(
     """
     k, n = mu.shape[0], y.shape[0]
     inv_scale = 1.0 / scale
-    inv = 1.0 / sigma
-    const = logw - np.log(sigma) - _LOG_SQRT_2PI
+    # loops, not array expressions or slices: each of those adds numba compile time
+    inv, const = np.empty(k), np.empty(k)
+    for j in range(k):
+        inv[j] = 1.0 / sigma[j]
+        const[j] = logw[j] - math.log(sigma[j]) - _LOG_SQRT_2PI
     terms, dist = np.empty((k, _BLOCK)), np.empty((k, _BLOCK))
     top, total_b, inv_s = np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK)
     bits = np.empty(_BLOCK, dtype=np.int64)
@@ -122,12 +126,12 @@ def _kernel(
     total = 0.0
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
-        yb = y[start : start + m]
-        top[:m] = -np.inf
-        total_b[:m] = 0.0
+        for i in range(m):
+            top[i] = -np.inf
+            total_b[i] = 0.0
         for j in range(k):
             for i in range(m):
-                d = ((yb[i] - loc) * inv_scale - mu[j]) * inv[j]
+                d = ((y[start + i] - loc) * inv_scale - mu[j]) * inv[j]
                 dist[j, i] = d
                 a = const[j] - 0.5 * d * d
                 terms[j, i] = a
@@ -154,9 +158,9 @@ def _kernel(
                 gm += r * d
                 gs += r * (d * d - 1.0)
             g_w[j] += gw
-            g_mu[j] += gm
-            g_s[j] += gs
-    return total, g_w, g_mu * inv, g_s * inv
+            g_mu[j] += gm * inv[j]
+            g_s[j] += gs * inv[j]
+    return total, g_w, g_mu, g_s
 
 
 class MixtureLogLik(Op):

@@ -31,7 +31,7 @@ def test_start_transform_matches_pymc(k: int) -> None:
 
 @pytest.mark.filterwarnings("ignore::bayesmix.ConvergenceWarning")  # 50 draws: not the point
 def test_draws_do_not_depend_on_the_compiled_model_cache() -> None:
-    """A fit reusing another data set's compiled model equals a fit compiled afresh."""
+    """A fit after another data set's fit (compiled code reused) equals a fresh one."""
     a = bm.simulate_mixture(150, [0.5, 0.5], [0.0, 5.0], [1.0, 1.0], random_seed=1)
     b = bm.simulate_mixture(90, [0.3, 0.7], [-3.0, 8.0], [2.0, 0.5], random_seed=2)
     opts = {"draws": 50, "tune": 50, "chains": 2, "random_seed": 3, "progressbar": False}
@@ -39,8 +39,28 @@ def test_draws_do_not_depend_on_the_compiled_model_cache() -> None:
     fresh = bm.fit(b, 2, sampler="nutpie", **opts)
     bm.fit(a, 2, sampler="nutpie", **opts)  # the cache now holds a's data
     reused = bm.fit(b, 2, sampler="nutpie", **opts)
-    assert len(_nutpie._COMPILED) == 1
     for name in ("weights", "mu", "sigma"):
         np.testing.assert_array_equal(fresh.idata.posterior[name], reused.idata.posterior[name])
     # and the deterministics are computed from b's standardisation, not a's
     assert np.all(np.abs(reused.idata.posterior["mu"].mean(("chain", "draw")) - [-3, 8]) < 1.0)
+
+
+@pytest.mark.filterwarnings("ignore::bayesmix.ConvergenceWarning")  # 50 draws: not the point
+def test_an_extended_model_is_compiled_from_its_pymc_graph() -> None:
+    """A user's extension (here a Potential) must be sampled, not the built-in posterior."""
+    import pymc as pm
+
+    y = bm.simulate_mixture(120, [0.5, 0.5], [0.0, 5.0], [1.0, 1.0], random_seed=4)
+    spec = bm.MixtureSpec.from_data(y, 2)
+    model = build_model(y, spec)
+    assert _nutpie._structure(model) == _nutpie._standard_structure(2, model)
+    with model:
+        pm.Potential("pull_together", -50.0 * (model["mu_z"][1] - model["mu_z"][0]) ** 2)
+    assert _nutpie._structure(model) != _nutpie._standard_structure(2, model)
+    settings = bm.SamplerSettings(draws=50, tune=50, chains=2, target_accept=0.9,
+                                  random_seed=1, sampler="nutpie")  # fmt: skip
+    _nutpie._COMPILED.clear()
+    tree = bm.sample(model, y, spec, settings, progressbar=False)
+    assert len(_nutpie._COMPILED) == 1
+    gap = tree.posterior["mu_z"].sel(component=1) - tree.posterior["mu_z"].sel(component=0)
+    assert float(gap.mean()) < 0.5  # the potential pulled the means together (unpulled: ~2.5)
