@@ -153,3 +153,39 @@ def test_bad_fit_options_fail_before_sampling(options: dict[str, object]) -> Non
     with pytest.raises((TypeError, ValueError)) as info:
         bm.fit([0.0, 1.0, 2.0, 5.0], 2, progressbar=False, **options)  # type: ignore[arg-type]
     assert f"{next(iter(options))}=" in str(info.value)
+
+
+class _WouldSample(Exception):
+    """Raised instead of sampling: the input got past every check."""
+
+
+candidates = st.one_of(
+    st.lists(
+        st.one_of(st.integers(-3, 40), st.floats(), st.text(max_size=2), st.none()), max_size=5
+    ),  # fmt: skip
+    st.integers(),
+    st.text(max_size=3),
+    st.none(),
+    st.just(range(0)),
+)
+
+
+@given(st.one_of(ragged, arrays), candidates)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_compare_rejects_bad_data_and_candidates_clearly(data: object, ks: object) -> None:
+    """bm.compare: every input is rejected with a message naming the argument, or fitted."""
+    from bayesmix import comparison
+
+    def would_sample(*args: object, **kwargs: object) -> None:
+        raise _WouldSample
+
+    original, comparison.fit = comparison.fit, would_sample  # type: ignore[assignment]
+    try:
+        bm.compare(data, ks, progressbar=False)  # type: ignore[arg-type]
+    except _WouldSample:
+        y = as_observations(data)
+        assert all(1 <= int(k) <= y.size for k in ks)  # type: ignore[union-attr]
+    except (TypeError, ValueError) as err:
+        assert str(err).startswith(("data ", "n_components")), str(err)
+    finally:
+        comparison.fit = original  # type: ignore[assignment]
