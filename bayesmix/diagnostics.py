@@ -109,7 +109,8 @@ def _quantities(idata: xr.DataTree) -> tuple[xr.Dataset, list[str]]:
 
     Besides each parameter, the label-invariant quantities: the weights sorted in
     decreasing order, the predictive density at five data quantiles, and the total
-    log-likelihood. They mean the same whatever the components' order, so a posterior
+    log-likelihood (or, for large fits without a stored log-likelihood, the sampler's
+    log posterior density). They mean the same whatever the components' order, so a posterior
     with several modes shows up in them even when the ordered means look fine.
     """
     post = idata["posterior"].to_dataset()
@@ -140,6 +141,14 @@ def _quantities(idata: xr.DataTree) -> tuple[xr.Dataset, list[str]]:
         log_lik = idata["log_likelihood"].to_dataset()["y"]
         out["log_lik"] = log_lik.sum(dim=[d for d in log_lik.dims if d not in ("chain", "draw")])
         invariant.append("log_lik")
+    elif "sample_stats" in idata.children:
+        # large-N fits store no pointwise log-likelihood: the sampler's log posterior
+        # density per draw is just as label-invariant, and free
+        stats = idata["sample_stats"].to_dataset()
+        name = next((v for v in ("logp", "lp") if v in stats), None)
+        if name is not None:
+            out["log_posterior"] = stats[name]
+            invariant.append("log_posterior")
     return xr.Dataset(out), invariant
 
 
