@@ -60,6 +60,32 @@ def _exp_parts(x: float) -> tuple[float, float]:
     return p, e
 
 
+@numba.njit(fastmath=_FASTMATH, inline="always")
+def _exponentiate_block(
+    terms: np.ndarray,
+    top: np.ndarray,
+    total_b: np.ndarray,
+    bits: np.ndarray,
+    pow2: np.ndarray,
+    k: int,
+    m: int,
+) -> None:
+    """In place: ``terms[j, i] = exp(terms[j, i] - top[i])`` and their sums over j.
+
+    ``bits`` and ``pow2`` are one buffer seen as int64 and float64: the power of two of
+    :func:`_exp_parts` is written into the exponent bits.
+    """
+    for i in range(m):
+        total_b[i] = 0.0
+    for j in range(k):
+        for i in range(m):
+            p, e2 = _exp_parts(terms[j, i] - top[i])
+            bits[i] = (np.int64(e2) + 1023) << 52
+            e = p * pow2[i]
+            terms[j, i] = e
+            total_b[i] += e
+
+
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
 def log_density_rows(
     x: np.ndarray, logw: np.ndarray, mu: np.ndarray, sigma: np.ndarray, out: np.ndarray
@@ -85,18 +111,13 @@ def log_density_rows(
             m = min(_BLOCK, n - start)
             for i in range(m):
                 top[i] = -np.inf
-                total_b[i] = 0.0
             for j in range(k):
                 for i in range(m):
                     d = (x[start + i] - mu[s, j]) * inv[j]
                     a = const[j] - 0.5 * d * d
                     terms[j, i] = a
                     top[i] = max(top[i], a)
-            for j in range(k):
-                for i in range(m):
-                    p, e2 = _exp_parts(terms[j, i] - top[i])
-                    bits[i] = (np.int64(e2) + 1023) << 52
-                    total_b[i] += p * pow2[i]
+            _exponentiate_block(terms, top, total_b, bits, pow2, k, m)
             for i in range(m):
                 out[s, start + i] = top[i] + math.log(total_b[i])
 
@@ -128,7 +149,6 @@ def _kernel(
         m = min(_BLOCK, n - start)
         for i in range(m):
             top[i] = -np.inf
-            total_b[i] = 0.0
         for j in range(k):
             for i in range(m):
                 d = ((y[start + i] - loc) * inv_scale - mu[j]) * inv[j]
@@ -136,13 +156,7 @@ def _kernel(
                 a = const[j] - 0.5 * d * d
                 terms[j, i] = a
                 top[i] = max(top[i], a)
-        for j in range(k):
-            for i in range(m):
-                p, e2 = _exp_parts(terms[j, i] - top[i])
-                bits[i] = (np.int64(e2) + 1023) << 52
-                e = p * pow2[i]
-                terms[j, i] = e
-                total_b[i] += e
+        _exponentiate_block(terms, top, total_b, bits, pow2, k, m)
         prod = 1.0
         for i in range(m):
             prod *= total_b[i]
