@@ -145,9 +145,9 @@ def _quantities(idata: xr.DataTree) -> tuple[xr.Dataset, list[str]]:
         # large-N fits store no pointwise log-likelihood: the sampler's log posterior
         # density per draw is just as label-invariant, and free
         stats = idata["sample_stats"].to_dataset()
-        name = next((v for v in ("logp", "lp") if v in stats), None)
-        if name is not None:
-            out["log_posterior"] = stats[name]
+        stat = next((v for v in ("logp", "lp") if v in stats), None)
+        if stat is not None:
+            out["log_posterior"] = stats[stat]
             invariant.append("log_posterior")
     return xr.Dataset(out), invariant
 

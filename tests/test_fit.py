@@ -149,3 +149,13 @@ def test_large_fits_do_not_store_the_pointwise_log_likelihood(
     assert "log_likelihood" not in res.idata.children
     assert "log_lik" not in res.diagnostics.table.index  # the rest still works
     assert np.isfinite(res.pdf([0.0, 5.0])).all()
+
+
+def test_large_fits_check_the_log_posterior_instead(quickstart_fit: bm.MixtureResult) -> None:
+    """Without a stored log-likelihood (large N), the sampler's log density is checked."""
+    tree = quickstart_fit.idata.copy()
+    del tree["log_likelihood"]
+    table = bm.MixtureResult(tree, model=quickstart_fit.model).diagnostics.table
+    assert "log_lik" not in table.index
+    assert table.loc["log_posterior", "label_invariant"]
+    assert table.loc["log_posterior", "r_hat"] < 1.01
