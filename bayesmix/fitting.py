@@ -164,11 +164,8 @@ def sample(
         idata = _sample_nutpie(model, start, spec, settings, cores, progressbar, sample_kwargs)
     else:
         idata = _sample_pymc(model, start, spec, settings, cores, progressbar, sample_kwargs)
-    n_values = settings.chains * settings.draws * y.size
-    if "log_likelihood" not in idata.children and n_values <= LOG_LIK_MAX_VALUES:
-        idata["log_likelihood"] = xr.DataTree(
-            log_likelihood_dataset(idata["posterior"].to_dataset(), y)
-        )
+    if "log_likelihood" not in idata.children:
+        _attach_log_likelihood(idata, y)
     idata.attrs.update(
         {
             "bayesmix_spec": json.dumps(spec.to_dict()),
@@ -288,6 +285,13 @@ def _start_kwargs(start: dict[str, np.ndarray], settings: SamplerSettings) -> di
     if settings.sampler == "pymc":
         return {"initvals": starts, "init": "adapt_diag"}
     return {"initvals": starts, "nuts": {"jitter": False}}
+
+
+def _attach_log_likelihood(idata: xr.DataTree, y: np.ndarray) -> None:
+    """Add the pointwise log-likelihood group, unless it would exceed LOG_LIK_MAX_VALUES."""
+    posterior = idata["posterior"].to_dataset()
+    if posterior.sizes["chain"] * posterior.sizes["draw"] * y.size <= LOG_LIK_MAX_VALUES:
+        idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(posterior, y))
 
 
 def log_likelihood_dataset(posterior: xr.DataTree | xr.Dataset, y: np.ndarray) -> xr.Dataset:
@@ -467,10 +471,6 @@ def _rerun_stray(
         **sample_kwargs,
     )  # fmt: skip
     idata = splice_chains(result.idata, rerun, stray)
-    n_values = settings.chains * settings.draws * y.size
-    if n_values <= LOG_LIK_MAX_VALUES:
-        idata["log_likelihood"] = xr.DataTree(
-            log_likelihood_dataset(idata["posterior"].to_dataset(), y)
-        )
+    _attach_log_likelihood(idata, y)
     record_rerun(idata, stray, seed, start)
     return MixtureResult(idata, model=result.model)
