@@ -5,9 +5,9 @@ call (about 10 s, not cached across calls or processes), although sampling takes
 second or two at N = 10^3. For a model exactly as :func:`bayesmix.model.build_model`
 makes it, nutpie gets :func:`bayesmix._posterior.log_posterior` instead: the same density
 (tested against the PyMC model), compiled once per machine into numba's disk cache. A
-model the user extended is compiled from its PyMC graph; since data and priors are
-shared variables, that compiled model is kept per structure and reused through
-``with_data``.
+model the user extended is compiled from its PyMC graph, once per model object (its
+shared values refreshed through ``with_data``): two extended models with the same
+variables can differ in their constants, so structure alone is not a safe cache key.
 
 nutpie takes one start function for all chains; ours gives each chain its own small
 jitter around the k-means start (seeded by the chain's seed), as the other samplers get.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,8 @@ from bayesmix.model import SHARED_NAMES, jittered_starts
 
 __all__ = ["sample_nutpie", "unconstrained"]
 
-_COMPILED: dict[tuple[Any, ...], Any] = {}
+#: Compiled extended models, per model object (dropped with the model).
+_COMPILED: weakref.WeakKeyDictionary[pm.Model, Any] = weakref.WeakKeyDictionary()
 
 
 def unconstrained(model: pm.Model, start: dict[str, np.ndarray]) -> np.ndarray:
@@ -98,19 +100,18 @@ def sample_nutpie(
     progressbar: bool,
     **nuts_kwargs: Any,
 ) -> xr.DataTree:
-    """Sample ``model`` with nutpie, reusing a compiled model of the same structure."""
+    """Sample ``model`` with nutpie (see the module docstring for what is compiled)."""
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
-    key = _structure(model)
     shared = _shared_values(model)
-    if key == _standard_structure(len(model.coords["component"]), model):
+    if _structure(model) == _standard_structure(len(model.coords["component"]), model):
         compiled = _direct_model(model, shared, _start_function(model, start, random_seed))
     else:  # a model the user extended: compile its PyMC graph
-        compiled = _COMPILED.get(key)
+        compiled = _COMPILED.get(model)
         if compiled is None:
             compiled = nutpie.compile_pymc_model(model, jitter_rvs=set())
-            _COMPILED[key] = compiled
+            _COMPILED[model] = compiled
         else:
             compiled = compiled.with_data(**shared)
         coords = {name: np.asarray(values) for name, values in model.coords.items()}

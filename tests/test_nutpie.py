@@ -64,3 +64,11 @@ def test_an_extended_model_is_compiled_from_its_pymc_graph() -> None:
     assert len(_nutpie._COMPILED) == 1
     gap = tree.posterior["mu_z"].sel(component=1) - tree.posterior["mu_z"].sel(component=0)
     assert float(gap.mean()) < 0.5  # the potential pulled the means together (unpulled: ~2.5)
+    # the same structure with another constant is another model, not a cache hit
+    other = build_model(y, spec)
+    with other:
+        pm.Potential("pull_together", -0.0 * (other["mu_z"][1] - other["mu_z"][0]) ** 2)
+    tree = bm.sample(other, y, spec, settings, progressbar=False)
+    assert len(_nutpie._COMPILED) == 2
+    gap = tree.posterior["mu_z"].sel(component=1) - tree.posterior["mu_z"].sel(component=0)
+    assert float(gap.mean()) > 1.5
