@@ -18,6 +18,7 @@ jitter around the k-means start (seeded by the chain's seed), as the other sampl
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import weakref
 from collections.abc import Callable
@@ -27,7 +28,16 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from bayesmix.model import SHARED_NAMES, jittered_starts
+from bayesmix.model import (
+    SHARED_ALPHA,
+    SHARED_NAMES,
+    SHARED_OBSERVED,
+    SHARED_PRIORS,
+    SHARED_STANDARDISE,
+    jittered_starts,
+    shared_values,
+)
+from bayesmix.spec import MixtureSpec
 
 __all__ = ["sample_nutpie", "unconstrained"]
 
@@ -42,10 +52,26 @@ def unconstrained(model: pm.Model, start: dict[str, np.ndarray]) -> np.ndarray:
     transforms are PyMC's simplex (``log x[:-1] - mean(log x)``), ordered (first value,
     then log-gaps) and log; a test checks them against PyMC's own.
     """
+    return _flatten(_layout(model), start)
+
+
+def _layout(model: pm.Model) -> list[tuple[str, str]]:
+    """(variable, value variable) names of the model's free variables, in order."""
+    return [(rv.name, model.rvs_to_values[rv].name) for rv in model.free_RVs]
+
+
+def _standard_layout(k: int) -> list[tuple[str, str]]:
+    """Return the layout :func:`bayesmix.model.build_model` gives for K = k."""
+    if k == 1:
+        return [("mu_z", "mu_z"), ("sigma_z", "sigma_z_log__")]
+    return [("weights", "weights_simplex__"), ("mu_z", "mu_z_ordered__"),
+            ("sigma_z", "sigma_z_log__")]  # fmt: skip
+
+
+def _flatten(layout: list[tuple[str, str]], start: dict[str, np.ndarray]) -> np.ndarray:
     parts = []
-    for rv in model.free_RVs:
-        x = np.asarray(start[rv.name], dtype=np.float64)
-        name = model.rvs_to_values[rv].name
+    for rv_name, name in layout:
+        x = np.asarray(start[rv_name], dtype=np.float64)
         if name.endswith("_simplex__"):
             logx = np.log(x)
             parts.append(logx[:-1] - logx.mean())
@@ -53,7 +79,7 @@ def unconstrained(model: pm.Model, start: dict[str, np.ndarray]) -> np.ndarray:
             parts.append(np.concatenate([x[:1], np.log(np.diff(x))]))
         elif name.endswith("_log__"):
             parts.append(np.log(x))
-        elif name == rv.name:
+        elif name == rv_name:
             parts.append(x)
         else:
             raise ValueError(f"no start transform for {name!r}")
@@ -76,21 +102,21 @@ def _structure(model: pm.Model) -> tuple[Any, ...]:
 
 
 def _start_function(
-    model: pm.Model, start: dict[str, np.ndarray], seed: int
+    layout: list[tuple[str, str]], start: dict[str, np.ndarray], seed: int
 ) -> Callable[[Any], np.ndarray]:
     """Start function for nutpie: chain seed -> jittered start, unconstrained and flat."""
-    free = {rv.name for rv in model.free_RVs}
 
     def initial_point(chain_seed: Any) -> np.ndarray:
         rng = np.random.default_rng([seed, 0xB1E5, int(np.asarray(chain_seed).ravel()[0])])
-        jittered = jittered_starts(start, 1, rng)[0]
-        return unconstrained(model, {k: v for k, v in jittered.items() if k in free})
+        return _flatten(layout, jittered_starts(start, 1, rng)[0])
 
     return initial_point
 
 
 def sample_nutpie(
-    model: pm.Model,
+    model: pm.Model | None,
+    y: np.ndarray,
+    spec: MixtureSpec,
     start: dict[str, np.ndarray],
     *,
     draws: int,
@@ -102,26 +128,28 @@ def sample_nutpie(
     progressbar: bool,
     **nuts_kwargs: Any,
 ) -> xr.DataTree:
-    """Sample ``model`` with nutpie (see the module docstring for what is compiled)."""
-    import nutpie
-    from pymc.backends.arviz import patch_nutpie_idata
+    """Sample with nutpie (see the module docstring for what is compiled).
 
-    shared = _shared_values(model)
-    if _structure(model) == _standard_structure(len(model.coords["component"]), model):
-        compiled = _direct_model(model, shared, _start_function(model, start, random_seed))
+    ``model`` None stands for ``build_model(y, spec)``, which is then never built: the
+    direct path needs only its numbers (:func:`bayesmix.model.shared_values`).
+    """
+    import nutpie
+
+    # imported here: the module's C callbacks are compiled (or loaded) on import
+    from bayesmix._posterior import FAMILY_CODES
+
+    k = spec.n_components
+    if model is None:
+        family = FAMILY_CODES[spec.priors.sigma_prior]
+        start_fn = _start_function(_standard_layout(k), start, random_seed)
+        compiled = _direct_model(shared_values(y, spec), k, family, start_fn)
+    elif _structure(model) == _standard_structure(k, model):
+        sigma_rv = next(rv for rv in model.free_RVs if rv.name == "sigma_z")
+        family = FAMILY_CODES[_FAMILY_OF_OP[type(sigma_rv.owner.op).__name__]]
+        start_fn = _start_function(_layout(model), start, random_seed)
+        compiled = _direct_model(_shared_values(model), k, family, start_fn)
     else:  # a model the user extended: compile its PyMC graph
-        compiled = _COMPILED.get(model)
-        if compiled is None:
-            compiled = nutpie.compile_pymc_model(model, jitter_rvs=set())
-            _COMPILED[model] = compiled
-        else:
-            compiled = compiled.with_data(**shared)
-        coords = {name: np.asarray(values) for name, values in model.coords.items()}
-        compiled = dataclasses.replace(
-            compiled,
-            initial_point_func=_start_function(model, start, random_seed),
-            _coords=coords,
-        )
+        compiled = _compiled_graph(model, _start_function(_layout(model), start, random_seed))
     t_start = time.time()
     idata = nutpie.sample(
         compiled,
@@ -135,8 +163,47 @@ def sample_nutpie(
         target_accept=target_accept,
         **nuts_kwargs,
     )
-    patch_nutpie_idata(idata, model, sampling_time=time.time() - t_start)
+    _attach_data(idata, model, y, sampling_time=time.time() - t_start)
     return idata
+
+
+def _compiled_graph(model: pm.Model, initial_point: Callable[[Any], np.ndarray]) -> Any:
+    """Return nutpie's compiled graph of ``model``, compiled once per model object."""
+    import nutpie
+
+    compiled = _COMPILED.get(model)
+    if compiled is None:
+        compiled = nutpie.compile_pymc_model(model, jitter_rvs=set())
+        _COMPILED[model] = compiled
+    else:
+        compiled = compiled.with_data(**_shared_values(model))
+    coords = {name: np.asarray(values) for name, values in model.coords.items()}
+    return dataclasses.replace(compiled, initial_point_func=initial_point, _coords=coords)
+
+
+def _attach_data(
+    idata: xr.DataTree, model: pm.Model | None, y: np.ndarray, sampling_time: float
+) -> None:
+    """Add what ``pm.sample`` would: data groups and the posterior's timing attrs."""
+    from pymc.backends.arviz import patch_nutpie_idata
+
+    if model is not None:
+        patch_nutpie_idata(idata, model, sampling_time=sampling_time)
+        return
+    # the same groups and attrs as patch_nutpie_idata makes from build_model(y, spec)
+    import nutpie
+    import pymc
+    from arviz_base import dict_to_dataset, make_attrs
+
+    for group, values in (("constant_data", {}), ("observed_data", {"y": y})):
+        data = dict_to_dataset(
+            values, inference_library=pymc, coords={"obs": np.arange(y.size)},
+            dims={"y": ["obs"]}, sample_dims=[],
+        )  # fmt: skip
+        idata[group] = xr.DataTree(data)
+    settings = json.loads(idata["sample_stats"].attrs["inference_library_settings"])
+    attrs = {"sampling_time": sampling_time, "tuning_steps": settings["settings"]["num_tune"]}
+    idata["posterior"].attrs.update(make_attrs(attrs, inference_library=nutpie))
 
 
 def _shared_values(model: pm.Model) -> dict[str, np.ndarray]:
@@ -173,21 +240,21 @@ _FAMILY_OF_OP = {"HalfNormalRV": "halfnormal", "GammaRV": "gamma", "InvGammaRV":
 
 
 def _direct_model(
-    model: pm.Model, shared: dict[str, np.ndarray], initial_point: Callable[[Any], np.ndarray]
+    shared: dict[str, np.ndarray],
+    k: int,
+    family: int,
+    initial_point: Callable[[Any], np.ndarray],
 ) -> Any:
     """Nutpie model on the C callbacks of :mod:`bayesmix._posterior`: no graph compilation.
 
     It is nutpie's own container for compiled PyMC models, given our callbacks, so that
-    nuts-rs calls them from its threads without the GIL.
+    nuts-rs calls them from its threads without the GIL. ``shared``: the model's shared
+    values by name; ``family``: a :data:`bayesmix._posterior.FAMILY_CODES` value.
     """
     from nutpie.compile_pymc import CompiledPyMCModel
 
-    from bayesmix._posterior import FAMILY_CODES, callback_data, expand_callback, logp_callback
-    from bayesmix.model import SHARED_ALPHA, SHARED_OBSERVED, SHARED_PRIORS, SHARED_STANDARDISE
+    from bayesmix._posterior import callback_data, expand_callback, logp_callback
 
-    k = len(model.coords["component"])
-    sigma_rv = next(rv for rv in model.free_RVs if rv.name == "sigma_z")
-    family = FAMILY_CODES[_FAMILY_OF_OP[type(sigma_rv.owner.op).__name__]]
     header, y, params = callback_data(
         shared[SHARED_OBSERVED], shared[SHARED_STANDARDISE], shared[SHARED_PRIORS],
         shared.get(SHARED_ALPHA, np.ones(k)), family,
@@ -208,5 +275,5 @@ def _direct_model(
         expand_func=None,
         _n_dim=3 * k - 1 if k > 1 else 2,
         _shapes={name: (k,) for name in names},
-        _coords={"component": np.asarray(model.coords["component"])},
+        _coords={"component": np.arange(k)},
     )

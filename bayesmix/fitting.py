@@ -134,7 +134,7 @@ def data_fingerprint(y: np.ndarray) -> str:
 
 
 def sample(
-    model: pm.Model,
+    model: pm.Model | None,
     y: np.ndarray,
     spec: MixtureSpec,
     settings: SamplerSettings,
@@ -150,19 +150,27 @@ def sample(
     tree has groups ``posterior``, ``sample_stats``, ``log_likelihood`` (left out when
     chains x draws x N exceeds ``LOG_LIK_MAX_VALUES``) and ``observed_data``; its attrs
     record the spec, the settings and the data fingerprint. ``start`` (constrained
-    ``weights``, ``mu_z``, ``sigma_z``) replaces the k-means start.
+    ``weights``, ``mu_z``, ``sigma_z``) replaces the k-means start. ``model`` None means
+    ``build_model(y, spec)``, built only if the sampler needs its graph (nutpie's direct
+    path does not: :mod:`bayesmix._posterior`).
     """
     if start is None:
         start = start_values(y, spec)
-    free = {rv.name for rv in model.free_RVs}
+    direct = settings.sampler == "nutpie" and set(sample_kwargs) <= {"nuts", "nuts_sampler_kwargs"}
+    if model is None and not direct:
+        model = build_model(y, spec)
+    free = {"mu_z", "sigma_z"} | ({"weights"} if spec.n_components > 1 else set())
+    if model is not None:
+        free = {rv.name for rv in model.free_RVs}
     start = {name: np.asarray(v) for name, v in start.items() if name in free}
     cores = settings.cores
     if cores is None:
         # PyMC's own default is half the CPUs (one job on a 2-core machine).
         cores = min(settings.chains, os.cpu_count() or 1)
-    if settings.sampler == "nutpie" and set(sample_kwargs) <= {"nuts", "nuts_sampler_kwargs"}:
-        idata = _sample_nutpie(model, start, spec, settings, cores, progressbar, sample_kwargs)
+    if direct:
+        idata = _sample_nutpie(model, y, start, spec, settings, cores, progressbar, sample_kwargs)
     else:
+        assert model is not None
         idata = _sample_pymc(model, start, spec, settings, cores, progressbar, sample_kwargs)
     if "log_likelihood" not in idata.children:
         _attach_log_likelihood(idata, y)
@@ -189,7 +197,8 @@ def _sampling_error(err: Exception, sampler: str, spec: MixtureSpec) -> Sampling
 
 
 def _sample_nutpie(
-    model: pm.Model,
+    model: pm.Model | None,
+    y: np.ndarray,
     start: dict[str, np.ndarray],
     spec: MixtureSpec,
     settings: SamplerSettings,
@@ -202,6 +211,8 @@ def _sample_nutpie(
     try:
         return sample_nutpie(
             model,
+            y,
+            spec,
             start,
             draws=settings.draws,
             tune=settings.tune,
@@ -442,9 +453,9 @@ def fit(
         sampler=resolve_sampler(sampler),
         cores=cores,
     )
-    model = build_model(y, spec)
-    idata = sample(model, y, spec, settings, progressbar=progressbar, **sample_kwargs)
-    result = MixtureResult(idata, model=model)
+    # the model is built when needed: by the sampler, or on first access to res.model
+    idata = sample(None, y, spec, settings, progressbar=progressbar, **sample_kwargs)
+    result = MixtureResult(idata)
     stray = result.diagnostics.stray_chains
     if rerun_stray and stray and len(stray) < settings.chains:
         result = _rerun_stray(result, y, spec, settings, stray, progressbar, sample_kwargs)
@@ -467,10 +478,10 @@ def _rerun_stray(
     seed = int(np.random.SeedSequence([settings.random_seed, 0x57A7]).generate_state(1)[0])
     rerun_settings = replace(settings, chains=len(stray), random_seed=seed)
     rerun = sample(
-        result.model, y, spec, rerun_settings, progressbar=progressbar, start=start,
+        None, y, spec, rerun_settings, progressbar=progressbar, start=start,
         **sample_kwargs,
     )  # fmt: skip
     idata = splice_chains(result.idata, rerun, stray)
     _attach_log_likelihood(idata, y)
     record_rerun(idata, stray, seed, start)
-    return MixtureResult(idata, model=result.model)
+    return MixtureResult(idata)

@@ -29,7 +29,7 @@ from bayesmix.data import as_observations
 from bayesmix.likelihood import mixture_loglik
 from bayesmix.spec import MixtureSpec
 
-__all__ = ["SHARED_NAMES", "build_model", "start_values", "standardisation"]
+__all__ = ["SHARED_NAMES", "build_model", "shared_values", "start_values", "standardisation"]
 
 #: Names of the model's shared variables (data, standardisation, priors on the z scale,
 #: Dirichlet concentrations): ``compiled.with_data(**{name: value})`` swaps them.
@@ -176,18 +176,15 @@ def build_model(data: Any, spec: MixtureSpec | int, *, pointwise: bool = False) 
             "least n_components observations"
         )
     k, p = spec.n_components, spec.priors
-    assert p.mu_loc is not None and p.mu_scale is not None and p.sigma_scale is not None
     loc, scale = standardisation(y)
     coords = {"component": np.arange(k), "obs": np.arange(y.size)}
     # Every number that depends on the data or the priors enters as a shared variable,
     # not a constant: the compiled graph then depends only on K and the sigma family,
     # so PyTensor's cache and bayesmix's compiled-sampler cache serve every data set.
-    standardise = pytensor.shared(np.array([loc, scale]), name=SHARED_STANDARDISE)
-    hyper = pytensor.shared(
-        np.array([(p.mu_loc - loc) / scale, p.mu_scale / scale, p.sigma_scale / scale]),
-        name=SHARED_PRIORS,
-    )
-    alpha = pytensor.shared(np.full(k, p.weights_concentration), name=SHARED_ALPHA)
+    values = shared_values(y, spec)
+    standardise = pytensor.shared(values[SHARED_STANDARDISE], name=SHARED_STANDARDISE)
+    hyper = pytensor.shared(values[SHARED_PRIORS], name=SHARED_PRIORS)
+    alpha = pytensor.shared(values[SHARED_ALPHA], name=SHARED_ALPHA)
     with pm.Model(coords=coords) as model:
         if k == 1:
             weights = pm.Deterministic("weights", pm.math.ones(1), dims="component")
@@ -198,7 +195,7 @@ def build_model(data: Any, spec: MixtureSpec | int, *, pointwise: bool = False) 
         sigma_z = _sigma_prior(p.sigma_prior, hyper[2])
         mu = pm.Deterministic("mu", standardise[0] + standardise[1] * mu_z, dims="component")
         sigma = pm.Deterministic("sigma", standardise[1] * sigma_z, dims="component")
-        observed = pytensor.shared(y, name=SHARED_OBSERVED)
+        observed = pytensor.shared(values[SHARED_OBSERVED], name=SHARED_OBSERVED)
         if k == 1:
             pm.Normal("y", mu=mu[0], sigma=sigma[0], observed=observed, dims="obs")
         elif pointwise:
@@ -206,6 +203,25 @@ def build_model(data: Any, spec: MixtureSpec | int, *, pointwise: bool = False) 
         else:
             _observed_mixture(observed, loc, scale, standardise, weights, mu_z, sigma_z)
     return model
+
+
+def shared_values(y: np.ndarray, spec: MixtureSpec) -> dict[str, np.ndarray]:
+    """Return the values :func:`build_model` gives its shared variables, by name.
+
+    ``y`` must be validated and ``spec`` resolved. Samplers that take the density
+    without its PyMC graph (nutpie's direct path) read the numbers from here.
+    """
+    p = spec.priors
+    assert p.mu_loc is not None and p.mu_scale is not None and p.sigma_scale is not None
+    loc, scale = standardisation(y)
+    return {
+        SHARED_OBSERVED: y,
+        SHARED_STANDARDISE: np.array([loc, scale]),
+        SHARED_PRIORS: np.array(
+            [(p.mu_loc - loc) / scale, p.mu_scale / scale, p.sigma_scale / scale]
+        ),
+        SHARED_ALPHA: np.full(spec.n_components, p.weights_concentration),
+    }
 
 
 def _observed_mixture(

@@ -72,3 +72,30 @@ def test_an_extended_model_is_compiled_from_its_pymc_graph() -> None:
     assert len(_nutpie._COMPILED) == 2
     gap = tree.posterior["mu_z"].sel(component=1) - tree.posterior["mu_z"].sel(component=0)
     assert float(gap.mean()) > 1.5
+
+
+@pytest.mark.filterwarnings("ignore::bayesmix.ConvergenceWarning")  # 50 draws: not the point
+@pytest.mark.parametrize("k", [1, 3])
+def test_the_direct_path_needs_no_model_and_gives_the_models_tree(k: int) -> None:
+    """sample(None, ...) equals sampling build_model(y, spec): draws, groups and attrs."""
+    y = bm.simulate_mixture(120, [0.3, 0.4, 0.3], [-4.0, 0.0, 4.0], [1.0] * 3, random_seed=5)
+    spec = bm.MixtureSpec.from_data(y, k, bm.Priors(sigma_prior="gamma"))
+    settings = bm.SamplerSettings(draws=30, tune=30, chains=2, target_accept=0.9,
+                                  random_seed=2, sampler="nutpie")  # fmt: skip
+    built = bm.sample(build_model(y, spec), y, spec, settings, progressbar=False)
+    direct = bm.sample(None, y, spec, settings, progressbar=False)
+    assert set(direct.children) == set(built.children)
+    for name in ("weights", "mu", "sigma", "mu_z", "sigma_z"):
+        np.testing.assert_array_equal(direct.posterior[name], built.posterior[name])
+    np.testing.assert_array_equal(direct.observed_data["y"], y)
+    assert direct.observed_data["y"].dims == built.observed_data["y"].dims == ("obs",)
+    assert set(built.posterior.attrs) <= set(direct.posterior.attrs)
+    assert direct.posterior.attrs["tuning_steps"] == 30
+
+
+@pytest.mark.filterwarnings("ignore::bayesmix.ConvergenceWarning")
+def test_fit_builds_the_pymc_model_only_when_asked() -> None:
+    y = bm.simulate_mixture(100, [0.5, 0.5], [0.0, 5.0], [1.0, 1.0], random_seed=6)
+    res = bm.fit(y, 2, draws=30, tune=30, chains=2, random_seed=1, progressbar=False)
+    assert res._model is None
+    assert {rv.name for rv in res.model.free_RVs} == {"weights", "mu_z", "sigma_z"}
