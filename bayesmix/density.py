@@ -1,6 +1,6 @@
 """Mixture maths on posterior draws: densities, bands, memberships, predictive samples.
 
-NumPy and one numba kernel (:func:`bayesmix.likelihood.log_density_rows`): no PyMC, no
+NumPy and two numba kernels (:mod:`bayesmix.likelihood`): no PyMC, no
 xarray. Every function takes the posterior as three arrays of shape ``(S, K)`` (S draws,
 K components) and evaluation points ``x`` of shape ``(n,)``. Work is done in chunks of
 ``x`` so that no array of size ``S * n * K`` exists at once: evaluating a million points
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from bayesmix.likelihood import log_density_rows
+from bayesmix.likelihood import log_density_rows, responsibility_rows
 
 __all__ = [
     "Band",
@@ -137,11 +137,8 @@ def log_pdf(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
 
 def pointwise_log_lik(y: np.ndarray, draws: Draws) -> np.ndarray:
     """Log p(y_i | theta_s) for every draw and observation, shape (S, n)."""
-    pts = _as_points(y)
-    out = np.empty((draws.n_draws, pts.size))
-    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
-        out[:, sl] = _log_density_draws(pts[sl], draws)
-    return out
+    # one pass: the output is (S, n) anyway, and the kernel needs no temporaries
+    return _log_density_draws(_as_points(y), draws)
 
 
 def _interval(values: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray]:
@@ -163,8 +160,17 @@ def density_band(x: np.ndarray | list[float], draws: Draws, ci_prob: float) -> B
 
 def responsibilities(x: np.ndarray, d: Draws) -> np.ndarray:
     """p(z = k | x, theta_s) for every draw, point and component: (S, c, K)."""
-    joint = _joint_logpdf(x, d)
-    return np.exp(joint - logsumexp(joint, axis=-1, keepdims=True))
+    with np.errstate(divide="ignore"):  # an empty component's weight may underflow to 0
+        logw = np.log(d.weights)
+    out = np.empty((d.n_draws, x.size, d.n_components))
+    responsibility_rows(
+        np.ascontiguousarray(x, dtype=np.float64),
+        np.ascontiguousarray(logw, dtype=np.float64),
+        np.ascontiguousarray(d.mu, dtype=np.float64),
+        np.ascontiguousarray(d.sigma, dtype=np.float64),
+        out,
+    )
+    return out
 
 
 def predict_proba(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:

@@ -7,13 +7,20 @@ Every run is one fresh process with fresh PyTensor, numba and JAX caches. In it 
 same seeded data (K = 3, well separated: weights 0.3/0.4/0.3, means -4/0/4, sd 1) is
 fitted twice with 4 chains x (1000 tune + 1000 draws): the first fit is the *cold*
 wall time (compilation included; imports are reported apart), the second, on the same
-data with another seed, the *warm* wall time. All contenders share the priors (those
-bayesmix resolves from the data) and the start (bayesmix's k-means start), so the
-comparison is of implementations, not of models. Reported per run: cold and warm wall,
-min bulk and tail ESS over weights, means and sigmas, ESS/s (min bulk ESS / warm
-wall), divergences, max r_hat, whether a chain is stuck (r_hat > 1.05 or a chain in
-another mode), gradient evaluations and peak RSS. Ratios are to bayesmix's default in
-the same table. The kernel rows time the fused log-likelihood + gradient alone.
+data with another seed, the *warm* wall time. From N = 10^5 on (``ONE_FIT_FROM``) each
+run fits once, cold. bayesmix's default runs five seeds at every N, to count stuck
+runs; a runner whose projected time (linear in N from its previous N) exceeds
+``--budget`` is skipped, and the table says so with the projection.
+
+All contenders share the priors (those bayesmix resolves from the data) and the start
+(bayesmix's k-means start), so the comparison is of implementations, not of models.
+Reported per run: cold and warm wall, min bulk and tail ESS over weights, means and
+sigmas, ESS/s (min bulk ESS / warm wall, or cold where there is no warm fit),
+divergences, max r_hat, whether a chain is stuck (r_hat > 1.05 or a chain in another
+mode), gradient evaluations after tuning and peak RSS. Ratios are to bayesmix's default
+in the same table; the summary table gives bayesmix ÷ each contender. The kernel rows
+time the fused log-likelihood + gradient alone, and the lower bound the issue set:
+10^5 gradient evaluations on 2 cores.
 """
 
 from __future__ import annotations
@@ -33,17 +40,20 @@ from typing import Any
 
 RUNNERS = ("bayesmix", "bayesmix-nutpie", "bayesmix-pymc", "bayesmix-numpyro",
            "pymc-default", "pymc-c", "pymc-numpyro", "numpyro")  # fmt: skip
-#: Default plan: every runner at N = 10^3 and 10^4; the hand-written contenders take
-#: minutes to hours per fit beyond that, so 10^5 and 10^6 run bayesmix's default (and
-#: numpyro, the fastest contender, at 10^5).
+#: The hand-written contenders (the others are bayesmix with each sampler).
+CONTENDERS = ("pymc-default", "pymc-c", "pymc-numpyro", "numpyro")
+#: Default plan: every runner at N = 10^3 and 10^4; beyond, bayesmix's default and the
+#: contenders, each while its projected time fits the budget (see ``--budget``).
 PLAN = {
     1_000: RUNNERS,
     10_000: RUNNERS,
-    100_000: ("bayesmix",),
-    1_000_000: ("bayesmix",),
+    100_000: ("bayesmix", *CONTENDERS),
+    1_000_000: ("bayesmix", *CONTENDERS),
 }
-#: From this N on, only the cold fit runs (a warm one would add ~10 minutes per run).
-COLD_ONLY_FROM = 1_000_000
+#: bayesmix's default runs these seeds at every N (the stuck-chain check); others seed 1.
+DEFAULT_SEEDS = {"bayesmix": (1, 2, 3, 4, 5)}
+#: From this N on, a run fits once (cold, compilation included: a few % of the wall).
+ONE_FIT_FROM = 100_000
 TRUTH = {"weights": [0.3, 0.4, 0.3], "mu": [-4.0, 0.0, 4.0], "sigma": [1.0, 1.0, 1.0]}
 SAMPLING = {"draws": 1000, "tune": 1000, "chains": 4}
 
@@ -196,7 +206,7 @@ def run_one(runner: str, n: int, seed: int) -> dict[str, Any]:
     tree = _fit(runner, y, seed)
     cold = time.perf_counter() - t1
     warm = None
-    if n < COLD_ONLY_FROM:
+    if n < ONE_FIT_FROM:
         t2 = time.perf_counter()
         tree = _fit(runner, y, seed + 1000)
         warm = time.perf_counter() - t2
@@ -266,16 +276,14 @@ def _fmt(v: Any, digits: int = 3) -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of the runs, with ratios to bayesmix's default at the same N."""
     head = ("| runner | N | seed | import s | cold s | warm s | min ESS bulk | min ESS tail "
-            "| ESS/s | ESS/s ÷ bayesmix's | divergences | max r_hat | stuck | grad evals "
+            "| ESS/s | ESS/s ÷ bayesmix's | divergences | max r_hat | stuck | grad evals (draws) "
             "| core-µs/grad | s outside sampler | peak RSS GB |")  # fmt: skip
     lines = [head, "|" + "---|" * 17]
-    base = {(r["n"], r["seed"]): r for r in rows if r["runner"] == "bayesmix" and "error" not in r}
+    base = {(r["n"], r["seed"]): r for r in rows if r["runner"] == "bayesmix" and "cold_s" in r}
     for r in rows:
-        if "error" in r:
-            lines.append(
-                f"| {r['runner']} | {r['n']} | {r['seed']} | error: {r['error'][:60]} |"
-                + " |" * 13
-            )
+        if "cold_s" not in r:
+            why = r.get("skipped") or f"error: {r.get('error', '')[:60]}"
+            lines.append(f"| {r['runner']} | {r['n']} | {r['seed']} | {why} |" + " |" * 13)
             continue
         ref = base.get((r["n"], r["seed"]))
         ratio = r["ess_per_s"] / ref["ess_per_s"] if ref else None
@@ -303,12 +311,49 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GB, Python {platform.python_version()}"
 
 
+def projected_s(rows: list[dict[str, Any]], runner: str, n: int) -> float | None:
+    """Seconds a run of ``runner`` at ``n`` would take, from its largest smaller N.
+
+    Scaled linearly in N (sampling dominates at large N; fixed costs make this an
+    overestimate at small N), with one fit from ``ONE_FIT_FROM`` on and two before.
+    """
+    done = [r for r in rows if r["runner"] == runner and r["n"] < n and "cold_s" in r]
+    if not done:
+        return None
+    last = max(done, key=lambda r: r["n"])
+    per_fit = last["warm_s"] or last["cold_s"]
+    return per_fit * n / last["n"] * (1 if n >= ONE_FIT_FROM else 2)
+
+
+def summary_table(rows: list[dict[str, Any]]) -> str:
+    """Per N: bayesmix's default (median over seeds) against each contender, as ratios."""
+    lines = ["| N | bayesmix ESS/s (median of seeds) | stuck runs | contender | its ESS/s "
+             "| bayesmix ÷ contender |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for n in sorted({r["n"] for r in rows}):
+        ours = [r for r in rows if r["runner"] == "bayesmix" and r["n"] == n and "cold_s" in r]
+        if not ours:
+            continue
+        median = sorted(r["ess_per_s"] for r in ours)[len(ours) // 2]
+        stuck = f"{sum(r['stuck'] for r in ours)} of {len(ours)}"
+        for r in rows:
+            if r["n"] != n or r["runner"] not in CONTENDERS:
+                continue
+            if "cold_s" in r:
+                them, ratio = _fmt(r["ess_per_s"]), _fmt(median / r["ess_per_s"])
+            else:
+                them, ratio = r.get("skipped") or f"error: {r.get('error', '')[:40]}", "–"
+            lines.append(f"| {n} | {_fmt(median)} | {stuck} | {r['runner']} | {them} | {ratio} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--child", nargs=3, metavar=("RUNNER", "N", "SEED"), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, nargs="*", help="sizes (default: the plan)")
     ap.add_argument("--runners", nargs="*", choices=RUNNERS, help="runners (default: the plan)")
-    ap.add_argument("--seeds", type=int, nargs="*", default=[1], help="seeds, one run each")
+    ap.add_argument("--seeds", type=int, nargs="*", help="seeds (default: DEFAULT_SEEDS, or 1)")
+    ap.add_argument("--budget", type=float, default=600.0,
+                    help="skip a run whose projected time exceeds this many seconds")  # fmt: skip
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     a = ap.parse_args(argv)
@@ -317,22 +362,42 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_one(runner, int(n), int(seed))))
         return 0
     plan = {n: tuple(a.runners or PLAN.get(n, RUNNERS)) for n in (a.n or PLAN)}
-    rows = []
-    for n, runners in plan.items():
+    rows: list[dict[str, Any]] = []
+    for n, runners in sorted(plan.items()):
         for runner in runners:
-            for seed in a.seeds:
-                row = _child(runner, n, seed, a.timeout)
+            for seed in a.seeds or DEFAULT_SEEDS.get(runner, (1,)):
+                projected = projected_s(rows, runner, n)
+                if projected is not None and projected > a.budget:
+                    row = {"runner": runner, "n": n, "seed": seed,
+                           "skipped": f"skipped: projected {projected:.0f} s"}  # fmt: skip
+                else:
+                    row = _child(runner, n, seed, a.timeout)
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 rows.append(row)
+                a.out.write_text(json.dumps({"runs": rows}, indent=1))  # partial results
     kernel = kernel_times(sorted(plan))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     a.out.write_text(json.dumps({"date": stamp, "machine": machine(), "runs": rows,
                                  "kernel": kernel}, indent=1))  # fmt: skip
-    print(f"{stamp}; {machine()}\n\n{table(rows)}\n")
-    print("| N | fused kernel µs per log-lik + gradient |\n|---|---|")
-    for k in kernel:
-        print(f"| {k['n']} | {k['us']:.1f} |")
+    print(report(stamp, rows, kernel))
     return 0
+
+
+def report(stamp: str, rows: list[dict[str, Any]], kernel: list[dict[str, Any]]) -> str:
+    """The Markdown for benchmarks/README.md: summary, every run, the kernel and bounds."""
+    out = [f"{stamp}; {machine()}", "", summary_table(rows), "", table(rows), ""]
+    out += ["| N | fused kernel µs per log-lik + gradient | bound: 10^5 gradients on 2 cores, s "
+            "| bayesmix wall (median) ÷ bound |", "|---|---|---|---|"]  # fmt: skip
+    for k in kernel:
+        bound = 1e5 * k["us"] * 1e-6 / 2
+        ours = sorted(
+            r["warm_s"] or r["cold_s"]
+            for r in rows
+            if r["runner"] == "bayesmix" and r["n"] == k["n"] and "cold_s" in r
+        )
+        ratio = _fmt(ours[len(ours) // 2] / bound) if ours else "–"
+        out.append(f"| {k['n']} | {k['us']:.1f} | {bound:.3g} | {ratio} |")
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

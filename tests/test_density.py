@@ -121,3 +121,12 @@ def test_thin_keeps_evenly_spaced_draws(draws: dens.Draws) -> None:
 def test_points_are_checked(draws: dens.Draws, bad: list[object]) -> None:
     with pytest.raises(ValueError, match="x "):
         dens.pdf(bad, draws)
+
+
+def test_memberships_far_out_are_finite_and_go_to_the_widest_component() -> None:
+    d = dens.Draws(np.array([[0.5, 0.5]]), np.array([[0.0, 1.0]]), np.array([[1.0, 3.0]]))
+    proba = dens.predict_proba(np.array([-1e4, 1e4, 1e150]), d)
+    np.testing.assert_allclose(proba, [[0.0, 1.0]] * 3, atol=1e-300)
+    # a weight that underflowed to 0 gets no points
+    d = dens.Draws(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]]))
+    np.testing.assert_allclose(dens.predict_proba(np.array([1.0]), d), [[1.0, 0.0]], atol=1e-300)
