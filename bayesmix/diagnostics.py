@@ -139,7 +139,9 @@ def _quantities(idata: xr.DataTree) -> tuple[xr.Dataset, list[str]]:
         invariant.append(name)
     if "log_likelihood" in idata.children and "y" in idata["log_likelihood"]:
         log_lik = idata["log_likelihood"].to_dataset()["y"]
-        out["log_lik"] = log_lik.sum(dim=[d for d in log_lik.dims if d not in ("chain", "draw")])
+        obs_dims = [d for d in log_lik.dims if d not in ("chain", "draw")]
+        # skipna=False: xarray's default NaN-skipping sum is ~30x slower (a masked copy)
+        out["log_lik"] = log_lik.sum(dim=obs_dims, skipna=False)
         invariant.append("log_lik")
     elif "sample_stats" in idata.children:
         # large-N fits store no pointwise log-likelihood: the sampler's log posterior

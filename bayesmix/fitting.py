@@ -156,7 +156,7 @@ def sample(
     """
     if start is None:
         start = start_values(y, spec)
-    direct = settings.sampler == "nutpie" and set(sample_kwargs) <= {"nuts", "nuts_sampler_kwargs"}
+    direct = _direct_path(settings, sample_kwargs)
     if model is None and not direct:
         model = build_model(y, spec)
     free = {"mu_z", "sigma_z"} | ({"weights"} if spec.n_components > 1 else set())
@@ -183,6 +183,11 @@ def sample(
         }
     )
     return idata
+
+
+def _direct_path(settings: SamplerSettings, sample_kwargs: dict[str, Any]) -> bool:
+    """Whether nutpie samples the built-in model without its PyMC graph."""
+    return settings.sampler == "nutpie" and set(sample_kwargs) <= {"nuts", "nuts_sampler_kwargs"}
 
 
 def _sampling_error(err: Exception, sampler: str, spec: MixtureSpec) -> SamplingError:
@@ -453,9 +458,10 @@ def fit(
         sampler=resolve_sampler(sampler),
         cores=cores,
     )
-    # the model is built when needed: by the sampler, or on first access to res.model
-    idata = sample(None, y, spec, settings, progressbar=progressbar, **sample_kwargs)
-    result = MixtureResult(idata)
+    # nutpie's direct path needs no PyMC graph: then res.model is built on first access
+    model = None if _direct_path(settings, sample_kwargs) else build_model(y, spec)
+    idata = sample(model, y, spec, settings, progressbar=progressbar, **sample_kwargs)
+    result = MixtureResult(idata, model=model)
     stray = result.diagnostics.stray_chains
     if rerun_stray and stray and len(stray) < settings.chains:
         result = _rerun_stray(result, y, spec, settings, stray, progressbar, sample_kwargs)
@@ -478,10 +484,10 @@ def _rerun_stray(
     seed = int(np.random.SeedSequence([settings.random_seed, 0x57A7]).generate_state(1)[0])
     rerun_settings = replace(settings, chains=len(stray), random_seed=seed)
     rerun = sample(
-        None, y, spec, rerun_settings, progressbar=progressbar, start=start,
+        result._model, y, spec, rerun_settings, progressbar=progressbar, start=start,
         **sample_kwargs,
     )  # fmt: skip
     idata = splice_chains(result.idata, rerun, stray)
     _attach_log_likelihood(idata, y)
     record_rerun(idata, stray, seed, start)
-    return MixtureResult(idata)
+    return MixtureResult(idata, model=result._model)
