@@ -9,7 +9,10 @@ costs time, not memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +36,8 @@ __all__ = [
 
 #: Largest number of float64 elements an intermediate (draws x chunk x K) array may hold.
 CHUNK_ELEMENTS = 2**21  # 16 MiB
+#: Outputs at least this large are computed on all cores (threads cost ~0.1 ms).
+PARALLEL_MIN_ELEMENTS = 100_000
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
@@ -102,19 +107,33 @@ def _joint_logpdf(x: np.ndarray, d: Draws) -> np.ndarray:
     return const[:, None, :] - 0.5 * z * z
 
 
+def _by_draws(kernel: Callable[..., None], x: np.ndarray, d: Draws, out: np.ndarray) -> np.ndarray:
+    """Run a row kernel of :mod:`bayesmix.likelihood` into ``out``, draws split over cores.
+
+    The kernels release the GIL and rows of draws are independent, so threads over
+    contiguous blocks of rows give the same numbers, in parallel.
+    """
+    with np.errstate(divide="ignore"):  # an empty component's weight may underflow to 0
+        logw = np.ascontiguousarray(np.log(d.weights), dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    mu = np.ascontiguousarray(d.mu, dtype=np.float64)
+    sigma = np.ascontiguousarray(d.sigma, dtype=np.float64)
+    workers = min(os.cpu_count() or 1, d.n_draws) if out.size >= PARALLEL_MIN_ELEMENTS else 1
+    bounds = np.linspace(0, d.n_draws, workers + 1).astype(int)
+    parts = [slice(a, b) for a, b in itertools.pairwise(bounds)]
+    if len(parts) == 1:
+        kernel(x, logw, mu, sigma, out)
+        return out
+    with ThreadPoolExecutor(len(parts)) as pool:
+        jobs = [pool.submit(kernel, x, logw[p], mu[p], sigma[p], out[p]) for p in parts]
+        for job in jobs:
+            job.result()
+    return out
+
+
 def _log_density_draws(x: np.ndarray, d: Draws) -> np.ndarray:
     """Log p(x | theta_s) for every draw s and point: (S, c), by the fused numba kernel."""
-    with np.errstate(divide="ignore"):  # an empty component's weight may underflow to 0
-        logw = np.log(d.weights)
-    out = np.empty((d.n_draws, x.size))
-    log_density_rows(
-        np.ascontiguousarray(x, dtype=np.float64),
-        np.ascontiguousarray(logw, dtype=np.float64),
-        np.ascontiguousarray(d.mu, dtype=np.float64),
-        np.ascontiguousarray(d.sigma, dtype=np.float64),
-        out,
-    )
-    return out
+    return _by_draws(log_density_rows, x, d, np.empty((d.n_draws, x.size)))
 
 
 def pdf(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
@@ -160,17 +179,8 @@ def density_band(x: np.ndarray | list[float], draws: Draws, ci_prob: float) -> B
 
 def responsibilities(x: np.ndarray, d: Draws) -> np.ndarray:
     """p(z = k | x, theta_s) for every draw, point and component: (S, c, K)."""
-    with np.errstate(divide="ignore"):  # an empty component's weight may underflow to 0
-        logw = np.log(d.weights)
     out = np.empty((d.n_draws, x.size, d.n_components))
-    responsibility_rows(
-        np.ascontiguousarray(x, dtype=np.float64),
-        np.ascontiguousarray(logw, dtype=np.float64),
-        np.ascontiguousarray(d.mu, dtype=np.float64),
-        np.ascontiguousarray(d.sigma, dtype=np.float64),
-        out,
-    )
-    return out
+    return _by_draws(responsibility_rows, x, d, out)
 
 
 def predict_proba(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
