@@ -130,3 +130,15 @@ def test_memberships_far_out_are_finite_and_go_to_the_widest_component() -> None
     # a weight that underflowed to 0 gets no points
     d = dens.Draws(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]]))
     np.testing.assert_allclose(dens.predict_proba(np.array([1.0]), d), [[1.0, 0.0]], atol=1e-300)
+
+
+def test_threads_give_bit_identical_numbers(
+    draws: dens.Draws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = np.linspace(-6, 7, 400)  # 300 draws x 400 points: above the parallel threshold
+    monkeypatch.setattr(dens.os, "cpu_count", lambda: 3)  # uneven row blocks
+    threaded = (dens.pointwise_log_lik(x, draws), dens.responsibilities(x, draws))
+    monkeypatch.setattr(dens, "PARALLEL_MIN_ELEMENTS", 10**12)
+    serial = (dens.pointwise_log_lik(x, draws), dens.responsibilities(x, draws))
+    for a, b in zip(threaded, serial, strict=True):
+        np.testing.assert_array_equal(a, b)
