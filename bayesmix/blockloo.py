@@ -5,9 +5,9 @@ column ``log p(y_i | theta_s)`` over draws s. So the pointwise log-likelihood ne
 to exist in full: it is computed for a block of observations at a time (at most
 ``BLOCK_VALUES`` values, 80 MB), passed to :func:`arviz_stats.loo`, and the pointwise
 results are joined. ArviZ's PSIS holds about a dozen arrays of the block's size at once
-(measured: a 400 MB block peaked at 2.7 GB), hence blocks smaller than the largest
-stored log-likelihood; smaller blocks cost no time (the cost, ~0.65 ms per observation
-with 4000 draws, is ArviZ's per-observation smoothing: ~11 minutes at N = 10^6).
+(measured: a 400 MB block peaked at 2.7 GB), hence small blocks, which cost no time:
+the cost, ~0.65 ms per observation with 4000 draws, is ArviZ's per-observation
+smoothing (~11 minutes at N = 10^6).
 
 The relative efficiency ``r_eff`` is computed once from
 the posterior, as ArviZ does, so the result equals one ``loo`` call on the full array

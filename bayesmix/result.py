@@ -110,8 +110,9 @@ class MixtureResult:
         post = self.idata["posterior"]
 
         def flat(name: str) -> np.ndarray:
-            da = post[name].stack(sample=("chain", "draw")).transpose("sample", "component")
-            return np.ascontiguousarray(da.values, dtype=np.float64)
+            # (chain, draw) flattened in C order, as xarray's stack would (but ~10x faster)
+            values = post[name].transpose("chain", "draw", "component").values
+            return np.ascontiguousarray(values.reshape(-1, values.shape[-1]), dtype=np.float64)
 
         return dens.Draws(*(flat(name) for name in PARAMETERS))
 

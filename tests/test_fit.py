@@ -140,7 +140,7 @@ def test_large_fits_do_not_store_the_pointwise_log_likelihood(
     from bayesmix import fitting
 
     # 2 chains x 30 draws x 1000 observations = 60000 values, above a limit of 50000.
-    monkeypatch.setattr(fitting, "LOG_LIK_MAX_VALUES", 50_000)
+    monkeypatch.setattr(fitting, "LOG_LIK_STORE_MAX_VALUES", 50_000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bm.ConvergenceWarning)
         res = bm.fit(
