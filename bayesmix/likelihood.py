@@ -119,6 +119,14 @@ def _block_terms(
             top[i] = max(top[i], a)
 
 
+@numba.njit(fastmath=_FASTMATH, inline="always")
+def _row_buffers(k: int) -> tuple[np.ndarray, ...]:
+    """Scratch arrays of the row kernels: terms, top, total, bits, its float view, inv, const."""
+    bits = np.empty(_BLOCK, dtype=np.int64)
+    return (np.empty((k, _BLOCK)), np.empty(_BLOCK), np.empty(_BLOCK), bits,
+            bits.view(np.float64), np.empty(k), np.empty(k))  # fmt: skip
+
+
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
 def log_density_rows(
     x: np.ndarray, logw: np.ndarray, mu: np.ndarray, sigma: np.ndarray, out: np.ndarray
@@ -131,11 +139,7 @@ def log_density_rows(
     """
     n_draws, k = mu.shape
     n = x.shape[0]
-    terms = np.empty((k, _BLOCK))
-    top, total_b = np.empty(_BLOCK), np.empty(_BLOCK)
-    bits = np.empty(_BLOCK, dtype=np.int64)
-    pow2 = bits.view(np.float64)
-    inv, const = np.empty(k), np.empty(k)
+    terms, top, total_b, bits, pow2, inv, const = _row_buffers(k)
     for s in range(n_draws):
         _draw_constants(logw, sigma, s, inv, const)
         for start in range(0, n, _BLOCK):
@@ -157,11 +161,7 @@ def responsibility_rows(
     """
     n_draws, k = mu.shape
     n = x.shape[0]
-    terms = np.empty((k, _BLOCK))
-    top, total_b = np.empty(_BLOCK), np.empty(_BLOCK)
-    bits = np.empty(_BLOCK, dtype=np.int64)
-    pow2 = bits.view(np.float64)
-    inv, const = np.empty(k), np.empty(k)
+    terms, top, total_b, bits, pow2, inv, const = _row_buffers(k)
     for s in range(n_draws):
         _draw_constants(logw, sigma, s, inv, const)
         for start in range(0, n, _BLOCK):

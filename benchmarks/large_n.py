@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-loo", action="store_true", help="skip PSIS-LOO (~11 min at 10^6)")
     a = ap.parse_args(argv)
 
     import bayesmix as bm
