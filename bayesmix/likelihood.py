@@ -119,15 +119,45 @@ def _block_terms(
             top[i] = max(top[i], a)
 
 
-@numba.njit(fastmath=_FASTMATH, inline="always")
-def _row_buffers(k: int) -> tuple[np.ndarray, ...]:
-    """Scratch arrays of the row kernels: terms, top, total, bits, its float view, inv, const."""
-    bits = np.empty(_BLOCK, dtype=np.int64)
-    return (np.empty((k, _BLOCK)), np.empty(_BLOCK), np.empty(_BLOCK), bits,
-            bits.view(np.float64), np.empty(k), np.empty(k))  # fmt: skip
-
-
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def _mixture_rows(
+    x: np.ndarray,
+    logw: np.ndarray,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    out: np.ndarray,
+    memberships: bool,
+) -> None:
+    """Run the row pass behind :func:`log_density_rows` and :func:`responsibility_rows`.
+
+    For each draw s and block of points: the K terms, their maximum and the exponentials
+    (:func:`_exponentiate_block`); then either ``out[s, i, 0]`` = the log of their sum or
+    ``out[s, i, k]`` = the normalised terms. ``out`` has shape (S, n, 1) or (S, n, K).
+    """
+    n_draws, k = mu.shape
+    n = x.shape[0]
+    terms = np.empty((k, _BLOCK))
+    top, total_b = np.empty(_BLOCK), np.empty(_BLOCK)
+    bits = np.empty(_BLOCK, dtype=np.int64)
+    pow2 = bits.view(np.float64)
+    inv, const = np.empty(k), np.empty(k)
+    for s in range(n_draws):
+        _draw_constants(logw, sigma, s, inv, const)
+        for start in range(0, n, _BLOCK):
+            m = min(_BLOCK, n - start)
+            _block_terms(x, start, m, mu, s, inv, const, terms, top)
+            _exponentiate_block(terms, top, total_b, bits, pow2, k, m)
+            if memberships:
+                for i in range(m):
+                    total_b[i] = 1.0 / total_b[i]
+                for i in range(m):
+                    for j in range(k):
+                        out[s, start + i, j] = terms[j, i] * total_b[i]
+            else:
+                for i in range(m):
+                    out[s, start + i, 0] = top[i] + math.log(total_b[i])
+
+
 def log_density_rows(
     x: np.ndarray, logw: np.ndarray, mu: np.ndarray, sigma: np.ndarray, out: np.ndarray
 ) -> None:
@@ -135,22 +165,14 @@ def log_density_rows(
 
     The mixture maths of :mod:`bayesmix.density` (log-likelihoods for LOO, densities and
     bands), with the kernel's vectorised ``exp``: ~20x faster than SciPy's ``logsumexp``.
-    ``logw`` may hold ``-inf`` (a weight that underflowed to 0).
+    ``logw`` may hold ``-inf`` (a weight that underflowed to 0). ``out`` must be
+    C-contiguous (it is written through a view of shape (S, n, 1)).
     """
-    n_draws, k = mu.shape
-    n = x.shape[0]
-    terms, top, total_b, bits, pow2, inv, const = _row_buffers(k)
-    for s in range(n_draws):
-        _draw_constants(logw, sigma, s, inv, const)
-        for start in range(0, n, _BLOCK):
-            m = min(_BLOCK, n - start)
-            _block_terms(x, start, m, mu, s, inv, const, terms, top)
-            _exponentiate_block(terms, top, total_b, bits, pow2, k, m)
-            for i in range(m):
-                out[s, start + i] = top[i] + math.log(total_b[i])
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous: it is written through a reshaped view")
+    _mixture_rows(x, logw, mu, sigma, out.reshape(*out.shape, 1), False)
 
 
-@numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
 def responsibility_rows(
     x: np.ndarray, logw: np.ndarray, mu: np.ndarray, sigma: np.ndarray, out: np.ndarray
 ) -> None:
@@ -159,20 +181,7 @@ def responsibility_rows(
     The same pass as :func:`log_density_rows`, normalising the K terms instead of
     summing them (~10x faster than SciPy's ``logsumexp`` and a softmax).
     """
-    n_draws, k = mu.shape
-    n = x.shape[0]
-    terms, top, total_b, bits, pow2, inv, const = _row_buffers(k)
-    for s in range(n_draws):
-        _draw_constants(logw, sigma, s, inv, const)
-        for start in range(0, n, _BLOCK):
-            m = min(_BLOCK, n - start)
-            _block_terms(x, start, m, mu, s, inv, const, terms, top)
-            _exponentiate_block(terms, top, total_b, bits, pow2, k, m)
-            for i in range(m):
-                total_b[i] = 1.0 / total_b[i]
-            for i in range(m):
-                for j in range(k):
-                    out[s, start + i, j] = terms[j, i] * total_b[i]
+    _mixture_rows(x, logw, mu, sigma, out, True)
 
 
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
