@@ -124,6 +124,7 @@ def _by_draws(kernel: Callable[..., None], x: np.ndarray, d: Draws, out: np.ndar
     if len(parts) == 1:
         kernel(x, logw, mu, sigma, out)
         return out
+    # a pool per call, not one kept alive: live threads make PyMC's forked chains unsafe
     with ThreadPoolExecutor(len(parts)) as pool:
         jobs = [pool.submit(kernel, x, logw[p], mu[p], sigma[p], out[p]) for p in parts]
         for job in jobs:

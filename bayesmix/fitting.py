@@ -17,7 +17,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from bayesmix._nutpie import sample_nutpie
+from bayesmix._nutpie import _layout, _standard_layout, sample_nutpie
 from bayesmix.data import as_observations, check_n_components
 from bayesmix.density import Draws, pointwise_log_lik
 from bayesmix.likelihood import register_jax
@@ -163,9 +163,8 @@ def sample(
     direct = _direct_path(settings, sample_kwargs)
     if model is None and not direct:
         model = build_model(y, spec)
-    free = {"mu_z", "sigma_z"} | ({"weights"} if spec.n_components > 1 else set())
-    if model is not None:
-        free = {rv.name for rv in model.free_RVs}
+    layout = _standard_layout(spec.n_components) if model is None else _layout(model)
+    free = {name for name, _ in layout}
     start = {name: np.asarray(v) for name, v in start.items() if name in free}
     cores = settings.cores
     if cores is None:

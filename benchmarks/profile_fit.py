@@ -24,8 +24,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
-    import numpy as np
-
     import bayesmix as bm
     from bayesmix import _nutpie
     from bayesmix.model import shared_values, start_values
@@ -92,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
         f"| summary() + density(500 points) | {after:.2f} | "
         f"{(fit_wall - sampling + after) / (fit_wall + after):.1%} of fit + these is bayesmix |"
     )
-    np.testing.assert_array_less(0, grad_s)
     return 0
 
 
