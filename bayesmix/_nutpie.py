@@ -28,6 +28,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from bayesmix._nutpie_trace import trace_to_tree
 from bayesmix.model import (
     SHARED_ALPHA,
     SHARED_NAMES,
@@ -41,6 +42,8 @@ from bayesmix.spec import MixtureSpec
 
 __all__ = ["sample_nutpie", "unconstrained"]
 
+#: The variables of the direct model's trace, each a vector over ``component``.
+_DIRECT_NAMES = ("weights", "mu_z", "sigma_z", "mu", "sigma")
 #: Compiled extended models, per model object (dropped with the model).
 _COMPILED: weakref.WeakKeyDictionary[pm.Model, Any] = weakref.WeakKeyDictionary()
 
@@ -139,6 +142,7 @@ def sample_nutpie(
     from bayesmix._posterior import FAMILY_CODES
 
     k = spec.n_components
+    direct = True
     if model is None:
         family = FAMILY_CODES[spec.priors.sigma_prior]
         start_fn = _start_function(_standard_layout(k), start, random_seed)
@@ -150,8 +154,9 @@ def sample_nutpie(
         compiled = _direct_model(_shared_values(model), k, family, start_fn)
     else:  # a model the user extended: compile its PyMC graph
         compiled = _compiled_graph(model, _start_function(_layout(model), start, random_seed))
+        direct = False
     t_start = time.time()
-    idata = nutpie.sample(
+    sampler = nutpie.sample(
         compiled,
         draws=draws,
         tune=max(tune, 1),  # nuts-rs needs at least one tuning step
@@ -161,10 +166,21 @@ def sample_nutpie(
         save_warmup=False,
         progress_bar=progressbar,
         target_accept=target_accept,
+        blocking=False,
+        return_raw_trace=direct,  # our model's trace is converted by _nutpie_trace
         **nuts_kwargs,
     )
-    _attach_data(idata, model, y, sampling_time=time.time() - t_start)
-    return idata
+    try:
+        trace = sampler.wait()
+    except KeyboardInterrupt:
+        trace = sampler.abort()
+    except BaseException:
+        sampler.cancel()
+        raise
+    if direct:
+        trace = trace_to_tree(trace, list(_DIRECT_NAMES), k, sampler._settings.as_dict())
+    _attach_data(trace, model, y, sampling_time=time.time() - t_start)
+    return trace
 
 
 def _compiled_graph(model: pm.Model, initial_point: Callable[[Any], np.ndarray]) -> Any:
@@ -259,7 +275,7 @@ def _direct_model(
         shared[SHARED_OBSERVED], shared[SHARED_STANDARDISE], shared[SHARED_PRIORS],
         shared.get(SHARED_ALPHA, np.ones(k)), family,
     )  # fmt: skip
-    names = ["weights", "mu_z", "sigma_z", "mu", "sigma"]
+    names = list(_DIRECT_NAMES)
     slices = [slice(i * k, (i + 1) * k) for i in range(len(names))]
     return CompiledPyMCModel(
         dims={name: ("component",) for name in names},

@@ -23,7 +23,7 @@ import xarray as xr
 from arviz_stats import loo
 from arviz_stats.utils import ELPDData
 
-from bayesmix.fitting import log_likelihood_dataset
+from bayesmix.loglik import log_likelihood_dataset
 
 __all__ = ["BLOCK_VALUES", "block_loo"]
 

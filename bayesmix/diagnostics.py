@@ -1,9 +1,11 @@
 """Convergence checks on a fitted mixture, as data and as warnings with remedies.
 
-ArviZ computes r_hat and ESS; this module decides what counts as a failure for a mixture
-and says what to do about it. Besides each parameter it checks the total log-likelihood
-per draw, which does not depend on component labels, and whether chains settled in
-different modes (the usual failure of mixtures, which ordered means can hide).
+r_hat and ESS are ArviZ's (computed batched by :mod:`bayesmix.mcmcstats`); this module
+decides what counts as a failure for a mixture and says what to do about it. Besides each
+parameter it checks quantities that do not depend on component labels (the sorted
+weights, the predictive density at data quantiles, the log posterior density per draw),
+and whether chains settled in different modes (the usual failure of mixtures, which
+ordered means can hide).
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import xarray as xr
-from arviz_stats import ess, rhat
 
 from bayesmix.density import Draws, pointwise_log_lik
+from bayesmix.mcmcstats import convergence, tail_prob
 
 __all__ = [
     "ComponentWarning",
@@ -62,8 +64,9 @@ class Diagnostics:
         One row per checked quantity with ``r_hat``, ``ess_bulk``, ``ess_tail``,
         ``label_invariant`` and ``passed``: each ``weights[k]``, ``mu[k]``, ``sigma[k]``,
         and the label-invariant ``weights_sorted[j]`` (weights in decreasing order),
-        ``density(qNN)`` (predictive density at the data's NN% quantile) and ``log_lik``
-        (total log-likelihood).
+        ``density(qNN)`` (predictive density at the data's NN% quantile) and
+        ``log_posterior`` (the sampler's log density; ``log_lik``, the total
+        log-likelihood, for a tree without sample stats).
     divergences : int
         Number of divergent transitions after tuning.
     n_samples : int
@@ -108,9 +111,9 @@ def _quantities(idata: xr.DataTree) -> tuple[xr.Dataset, list[str]]:
     """Every checked scalar per draw, as one (chain, draw) Dataset; and the label-free ones.
 
     Besides each parameter, the label-invariant quantities: the weights sorted in
-    decreasing order, the predictive density at five data quantiles, and the total
-    log-likelihood (or, for large fits without a stored log-likelihood, the sampler's
-    log posterior density). They mean the same whatever the components' order, so a posterior
+    decreasing order, the predictive density at five data quantiles, and the sampler's
+    log posterior density per draw (or, for a tree without sample stats, the total
+    log-likelihood). They mean the same whatever the components' order, so a posterior
     with several modes shows up in them even when the ordered means look fine.
     """
     post = idata["posterior"].to_dataset()
@@ -137,39 +140,32 @@ def _quantities(idata: xr.DataTree) -> tuple[xr.Dataset, list[str]]:
         name = f"density(q{round(100 * q)})"
         out[name] = xr.DataArray(dens[..., j], dims=("chain", "draw"))
         invariant.append(name)
-    if "log_likelihood" in idata.children and "y" in idata["log_likelihood"]:
+    stats = idata["sample_stats"].to_dataset() if "sample_stats" in idata.children else {}
+    stat = next((v for v in ("logp", "lp") if v in stats), None)
+    if stat is not None:
+        # the sampler's log posterior density per draw: label-invariant, and free
+        out["log_posterior"] = stats[stat]
+        invariant.append("log_posterior")
+    elif "log_likelihood" in idata.children and "y" in idata["log_likelihood"]:
         log_lik = idata["log_likelihood"].to_dataset()["y"]
         obs_dims = [d for d in log_lik.dims if d not in ("chain", "draw")]
         # skipna=False: xarray's default NaN-skipping sum is ~30x slower (a masked copy)
         out["log_lik"] = log_lik.sum(dim=obs_dims, skipna=False)
         invariant.append("log_lik")
-    elif "sample_stats" in idata.children:
-        # large-N fits store no pointwise log-likelihood: the sampler's log posterior
-        # density per draw is just as label-invariant, and free
-        stats = idata["sample_stats"].to_dataset()
-        stat = next((v for v in ("logp", "lp") if v in stats), None)
-        if stat is not None:
-            out["log_posterior"] = stats[stat]
-            invariant.append("log_posterior")
     return xr.Dataset(out), invariant
 
 
 def _table(quantities: xr.Dataset) -> pd.DataFrame:
-    r, eb, et = (
-        rhat(quantities),
-        ess(quantities, method="bulk"),
-        ess(quantities, method="tail"),
+    """r_hat, bulk and tail ESS of every quantity (ArviZ's algorithms, batched)."""
+    names = list(quantities.data_vars)
+    values = np.stack([np.asarray(quantities[name].transpose("chain", "draw")) for name in names])
+    r_hat, ess_bulk, ess_tail = convergence(values)
+    table = pd.DataFrame(
+        {"r_hat": r_hat, "ess_bulk": ess_bulk, "ess_tail": ess_tail},
+        index=pd.Index(names, name="quantity"),
     )
-    rows = [
-        {
-            "quantity": name,
-            "r_hat": float(r[name]),
-            "ess_bulk": float(eb[name]),
-            "ess_tail": float(et[name]),
-        }
-        for name in quantities.data_vars
-    ]
-    return pd.DataFrame(rows).set_index("quantity")
+    table.attrs["tail_prob"] = tail_prob(None)  # ArviZ's rcParams at the time
+    return table
 
 
 def _stray_chains(quantities: xr.Dataset) -> tuple[int, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -19,8 +20,8 @@ import xarray as xr
 
 from bayesmix._nutpie import _layout, _standard_layout, sample_nutpie
 from bayesmix.data import as_observations, check_n_components
-from bayesmix.density import Draws, pointwise_log_lik
 from bayesmix.likelihood import register_jax
+from bayesmix.loglik import lazy_log_likelihood_dataset, log_likelihood_dataset
 from bayesmix.model import build_model, jittered_starts, start_values
 from bayesmix.result import MixtureResult
 from bayesmix.spec import MixtureSpec, Priors
@@ -43,10 +44,10 @@ _SAMPLER_MODULE = {"nutpie": "nutpie", "numpyro": "numpyro", "blackjax": "blackj
 _JAX_SAMPLERS = ("numpyro", "blackjax")
 
 
-#: Largest chains x draws x N for which a fit stores the pointwise log-likelihood: 80 MB
-#: of float64, N <= 2,500 at 4 x 1000 draws. Above it the group is left out: computing
-#: and holding it would cost every fit time and memory that few use (at N = 10^4:
-#: 320 MB, ~0.5 s, a sixth of the fit's wall time); LOO derives it when it needs it.
+#: Largest chains x draws x N for which a fit has the pointwise log-likelihood group: 80 MB
+#: of float64, N <= 2,500 at 4 x 1000 draws. The group is computed when first read (see
+#: bayesmix.loglik) and then held; above the limit it is left out, so that reading the
+#: tree never allocates more (at N = 10^4: 320 MB, ~0.5 s); LOO derives what it needs.
 LOG_LIK_STORE_MAX_VALUES = 10_000_000
 #: Largest pointwise log-likelihood derived in one piece on demand (400 MB), as bm.compare
 #: does for PSIS-LOO with moment matching; above it, LOO runs block by block.
@@ -307,37 +308,23 @@ def _start_kwargs(start: dict[str, np.ndarray], settings: SamplerSettings) -> di
 
 
 def _attach_log_likelihood(idata: xr.DataTree, y: np.ndarray) -> None:
-    """Add the pointwise log-likelihood group, unless it exceeds LOG_LIK_STORE_MAX_VALUES."""
+    """Add the pointwise log-likelihood group, computed when first read (bayesmix.loglik).
+
+    Left out above LOG_LIK_STORE_MAX_VALUES: once read, it would be held in memory.
+    """
     posterior = idata["posterior"].to_dataset()
     if posterior.sizes["chain"] * posterior.sizes["draw"] * y.size <= LOG_LIK_STORE_MAX_VALUES:
-        idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(posterior, y))
-
-
-def log_likelihood_dataset(posterior: xr.DataTree | xr.Dataset, y: np.ndarray) -> xr.Dataset:
-    """Pointwise log-likelihood ``log p(y_i | theta)`` per draw, as ArviZ's LOO expects.
-
-    Computed from the posterior draws with the same maths as the densities (labels summed
-    out), in chunks, rather than by PyMC, whose model transforms reject custom starts.
-    """
-    chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
-    flat = {  # (chain, draw) flattened in C order, as xarray's stack would (but ~10x faster)
-        name: posterior[name]
-        .transpose("chain", "draw", "component")
-        .values.reshape(chains * n_draws, -1)
-        for name in ("weights", "mu", "sigma")
-    }
-    ll = pointwise_log_lik(y, Draws(flat["weights"], flat["mu"], flat["sigma"]))
-    values = ll.reshape(chains, n_draws, y.size)
-    coords = {
-        "chain": posterior["chain"].values,
-        "draw": posterior["draw"].values,
-        "obs": np.arange(y.size),
-    }
-    return xr.Dataset({"y": (("chain", "draw", "obs"), values)}, coords=coords)
+        idata["log_likelihood"] = xr.DataTree(lazy_log_likelihood_dataset(posterior, y))
 
 
 def package_versions() -> dict[str, str]:
     """Versions of Python and of the packages a fit depends on."""
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> dict[str, str]:
+    """Read once per process: importlib.metadata scans site-packages (~10 ms a call)."""
     out = {"python": platform.python_version()}
     for name in (
         "bayesmix",

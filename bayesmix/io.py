@@ -27,7 +27,8 @@ import numpy as np
 import xarray as xr
 
 from bayesmix._hdf5tree import checksum, decode_tree, encode_tree
-from bayesmix.fitting import data_fingerprint, log_likelihood_dataset
+from bayesmix.fitting import data_fingerprint
+from bayesmix.loglik import lazy_log_likelihood_dataset, log_likelihood_dataset
 from bayesmix.result import MixtureResult
 
 __all__ = ["FORMAT", "FitFileError", "load", "save"]
@@ -250,7 +251,7 @@ def load(path: PathLike) -> MixtureResult:
         if "log_likelihood" in json.loads(raw.attrs[_DERIVED_ATTR]):
             y = np.asarray(tree["observed_data"]["y"].values, dtype=np.float64)
             post = tree["posterior"].to_dataset()
-            tree["log_likelihood"] = xr.DataTree(log_likelihood_dataset(post, y))
+            tree["log_likelihood"] = xr.DataTree(lazy_log_likelihood_dataset(post, y))
         result = MixtureResult(tree)
         k = result.spec.n_components  # parses the stored spec
     except (ValueError, TypeError, KeyError) as err:

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from arviz_base import rcParams
-from arviz_stats import summary as az_summary
 
 from bayesmix import density as dens
 from bayesmix import membership
 from bayesmix.diagnostics import Diagnostics, diagnose, warn_if_not_converged
 from bayesmix.spec import MixtureSpec
+from bayesmix.summary import summary_table
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -130,7 +130,9 @@ class MixtureResult:
         ci_prob : float, optional
             Probability of the credible interval; default ArviZ's ``stats.ci_prob``.
         **kwargs
-            Passed to :func:`arviz_stats.summary` (e.g. ``ci_kind="hdi"``).
+            Passed to :func:`arviz_stats.summary` (e.g. ``ci_kind="hdi"``). Without
+            them the same table is computed batched (:mod:`bayesmix.summary`), reusing
+            the fit's r_hat and ESS.
 
         Returns
         -------
@@ -139,7 +141,13 @@ class MixtureResult:
         """
         if var_names is None:
             var_names = [v for v in PARAMETERS if v != "weights" or self.n_components > 1]
-        return az_summary(self.idata, var_names=var_names, ci_prob=_ci_prob(ci_prob), **kwargs)
+        return summary_table(
+            self.idata["posterior"].to_dataset(),
+            var_names,
+            _ci_prob(ci_prob),
+            known=self.diagnostics.table,
+            **kwargs,
+        )
 
     def components_table(self, ci_prob: float | None = None) -> pd.DataFrame:
         """Posterior mean and equal-tailed interval of each component's weight, mean, sigma.

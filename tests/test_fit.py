@@ -159,3 +159,20 @@ def test_large_fits_check_the_log_posterior_instead(quickstart_fit: bm.MixtureRe
     assert "log_lik" not in table.index
     assert table.loc["log_posterior", "label_invariant"]
     assert table.loc["log_posterior", "r_hat"] < 1.01
+
+
+@pytest.mark.filterwarnings("ignore::bayesmix.ConvergenceWarning")  # 100 draws: not the point
+def test_the_log_likelihood_is_computed_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bayesmix import loglik
+
+    calls = []
+    original = loglik._log_lik
+    monkeypatch.setattr(loglik, "_log_lik", lambda *a: calls.append(1) or original(*a))
+    y = bm.simulate_mixture(200, [0.5, 0.5], [0.0, 5.0], [1.0, 1.0], random_seed=8)
+    res = bm.fit(y, 2, draws=100, tune=100, random_seed=1, progressbar=False)
+    res.summary(), res.density(), res.diagnostics, res.predict_proba()
+    assert "log_likelihood" in res.idata.children and not calls
+    values = res.idata["log_likelihood"]["y"].values
+    assert len(calls) == 1
+    eager = loglik.log_likelihood_dataset(res.idata["posterior"], y)["y"].values
+    np.testing.assert_array_equal(values, eager)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 from pymc.initial_point import make_initial_point_fn
 
 import bayesmix as bm
@@ -99,3 +100,39 @@ def test_fit_builds_the_pymc_model_only_when_asked() -> None:
     res = bm.fit(y, 2, draws=30, tune=30, chains=2, random_seed=1, progressbar=False)
     assert res._model is None
     assert {rv.name for rv in res.model.free_RVs} == {"weights", "mu_z", "sigma_z"}
+
+
+def test_our_trace_conversion_gives_nutpies_tree() -> None:
+    """trace_to_tree: nutpie's own DataTree (variables, values, dtypes, dims, attrs)."""
+    import nutpie
+
+    from bayesmix._nutpie_trace import trace_to_tree
+    from bayesmix._posterior import FAMILY_CODES
+    from bayesmix.model import shared_values
+
+    y = bm.simulate_mixture(200, [0.3, 0.4, 0.3], [-4.0, 0.0, 4.0], [1.0] * 3, random_seed=2)
+    spec = bm.MixtureSpec.from_data(y, 3)
+    start_fn = _nutpie._start_function(_nutpie._standard_layout(3), start_values(y, spec), 1)
+
+    def compiled() -> object:
+        return _nutpie._direct_model(
+            shared_values(y, spec), 3, FAMILY_CODES["halfnormal"], start_fn
+        )
+
+    kwargs = {"draws": 60, "tune": 40, "chains": 3, "cores": 2, "seed": 4, "progress_bar": False}
+    theirs = nutpie.sample(compiled(), **kwargs)
+    sampler = nutpie.sample(compiled(), blocking=False, return_raw_trace=True, **kwargs)
+    ours = trace_to_tree(
+        sampler.wait(), list(_nutpie._DIRECT_NAMES), 3, sampler._settings.as_dict()
+    )
+    assert set(ours.children) == {"posterior", "sample_stats"}
+    for group in ("posterior", "sample_stats"):
+        a, b = theirs[group].to_dataset(), ours[group].to_dataset()
+        assert list(a.data_vars) == list(b.data_vars)
+        for name in a.data_vars:
+            assert a[name].dtype == b[name].dtype, name
+            xr.testing.assert_identical(a[name].drop_attrs(), b[name].drop_attrs())
+        assert set(a.attrs) == set(b.attrs)
+        assert {k: v for k, v in a.attrs.items() if k != "created_at"} == {
+            k: v for k, v in b.attrs.items() if k != "created_at"
+        }

@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from arviz_base import rc_context
+from arviz_stats import summary as az_summary
 from helpers import fake_result, iid_posterior
 from matplotlib.collections import PolyCollection
 
@@ -41,6 +43,38 @@ def test_summary_has_arviz_columns(good: bm.MixtureResult) -> None:
     assert {"mean", "sd", "ess_bulk", "ess_tail", "r_hat"} <= set(s.columns)
     assert {"eti90_lb", "eti90_ub"} <= set(s.columns)
     assert list(s.index) == ["weights[0]", "weights[1]", "mu[0]", "mu[1]", "sigma[0]", "sigma[1]"]
+
+
+@pytest.mark.parametrize("ci_prob", [None, 0.9, 0.29])
+def test_summary_is_arvizs_summary(good: bm.MixtureResult, ci_prob: float | None) -> None:
+    """The batched table: ArviZ's rows, columns, numbers and display strings."""
+    ours = good.summary(ci_prob=ci_prob)
+    theirs = az_summary(good.idata, var_names=["weights", "mu", "sigma"], ci_prob=ci_prob or 0.89)
+    assert list(ours.index) == list(theirs.index)
+    assert list(ours.columns) == list(theirs.columns)
+    np.testing.assert_allclose(ours.to_numpy(float), theirs.to_numpy(float), rtol=1e-10)
+    assert ours.to_string() == theirs.to_string()
+
+
+def test_summary_reuses_the_diagnostics(good: bm.MixtureResult) -> None:
+    table = good.diagnostics.table
+    s = good.summary()
+    np.testing.assert_array_equal(s.loc["mu[1]", "r_hat"], table.loc["mu[1]", "r_hat"])
+    np.testing.assert_array_equal(s["ess_tail"], table.loc[s.index, "ess_tail"])
+
+
+def test_summary_options_go_to_arviz(good: bm.MixtureResult) -> None:
+    ours = good.summary(var_names=["mu"], ci_kind="hdi", round_to="none")
+    theirs = az_summary(good.idata, var_names=["mu"], ci_kind="hdi", round_to="none")
+    pd.testing.assert_frame_equal(pd.DataFrame(ours), pd.DataFrame(theirs))
+
+
+def test_summary_of_variables_outside_the_diagnostics(good: bm.MixtureResult) -> None:
+    with rc_context({"stats.ci_prob": 0.8}):
+        ours = good.summary(var_names=["sigma"])
+        theirs = az_summary(good.idata, var_names=["sigma"])
+    np.testing.assert_allclose(ours.to_numpy(float), theirs.to_numpy(float), rtol=1e-10)
+    assert "eti80_lb" in ours.columns
 
 
 def test_result_methods_agree_with_density_maths(good: bm.MixtureResult) -> None:

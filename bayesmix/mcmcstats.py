@@ -1,0 +1,316 @@
+"""ArviZ's r_hat, ESS and MCSE, computed for many scalar quantities at once.
+
+``arviz_stats`` computes each diagnostic one scalar at a time (a Python-level loop over
+every element of every variable, each with its own rank transform, FFT and SciPy calls):
+~1.3 ms per quantity and diagnostic. A mixture fit checks ~20 quantities with three
+diagnostics, and its summary five more per parameter, which at N = 10^3 cost as much as
+sampling itself. This module runs ArviZ's algorithms (``arviz_stats.base.diagnostics``:
+rank-normalised split-r_hat and bulk / tail ESS of Vehtari et al. 2021, MCSE of the mean
+and sd) on an array of shape ``(quantity, chain, draw)`` with one rank transform, one
+FFT and one quantile call for all quantities. Only Geyer's truncation, a short scalar
+loop, runs per quantity. The results equal ArviZ's (tested to 1e-10, on edge cases
+too); anything beyond these diagnostics is left to ArviZ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.fft
+from arviz_base import rcParams
+from scipy.special import ndtri
+
+__all__ = [
+    "convergence",
+    "ess_bulk",
+    "ess_mean",
+    "ess_tail",
+    "mcse_mean",
+    "mcse_sd",
+    "rhat",
+    "tail_prob",
+]
+
+#: ArviZ's minimum chains and draws for r_hat (the ESS needs one chain).
+MIN_DRAWS = 4
+
+
+def _check(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 3:
+        raise ValueError(f"expected an array of shape (quantity, chain, draw), got {x.shape}")
+    return x
+
+
+def _invalid(x: np.ndarray, min_chains: int) -> np.ndarray:
+    """Quantities ArviZ answers with NaN: any NaN, or too few chains or draws."""
+    _, chains, draws = x.shape
+    bad = np.isnan(x).any(axis=(1, 2))
+    if chains < min_chains or draws < MIN_DRAWS:
+        bad[:] = True
+    return bad
+
+
+def _split(x: np.ndarray) -> np.ndarray:
+    """Each chain split in two halves, as ArviZ's ``_split_chains``: (Q, 2C, D // 2)."""
+    half = x.shape[-1] // 2
+    return np.concatenate((x[..., :half], x[..., x.shape[-1] - half :]), axis=1)
+
+
+def _ranks(flat: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based) along the last axis, as ``scipy.stats.rankdata``.
+
+    One unstable argsort per row (~2x faster than rankdata's stable one), then each run
+    of tied values (NUTS repeats a draw when it stays put) gets the mean of its positions.
+    """
+    n = flat.shape[-1]
+    order = np.argsort(flat, axis=-1)
+    ordered = np.take_along_axis(flat, order, axis=-1)
+    differs = ordered[:, 1:] != ordered[:, :-1]
+    edge = np.ones((flat.shape[0], 1), dtype=bool)
+    pos = np.arange(n)
+    first = np.maximum.accumulate(np.where(np.hstack((edge, differs)), pos, 0), axis=-1)
+    last_mark = np.where(np.hstack((differs, edge)), pos, n)
+    last = np.minimum.accumulate(last_mark[:, ::-1], axis=-1)[:, ::-1]
+    ranks = np.empty_like(flat)
+    np.put_along_axis(ranks, order, (first + last) / 2.0 + 1.0, axis=-1)
+    return ranks
+
+
+def _z_scale(x: np.ndarray) -> np.ndarray:
+    """Rank-normalise each quantity over all its chains and draws (Blom's c = 3/8)."""
+    q, chains, draws = x.shape
+    size = chains * draws
+    return ndtri((_ranks(x.reshape(q, -1)) - 3 / 8) / (size - 2 * 3 / 8 + 1)).reshape(x.shape)
+
+
+def _rhat_plain(x: np.ndarray) -> np.ndarray:
+    """Gelman-Rubin r_hat of each quantity, chains along axis 1."""
+    n = x.shape[-1]
+    between = n * np.var(np.mean(x, axis=-1), axis=-1, ddof=1)
+    within = np.mean(np.var(x, axis=-1, ddof=1), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt((between / within + n - 1) / n)
+
+
+def _rhat_rank(split: np.ndarray, z_split: np.ndarray) -> np.ndarray:
+    """max(bulk, folded) split r_hat, given the split draws and their z-scale."""
+    median = np.median(split.reshape(split.shape[0], -1), axis=-1)
+    folded = np.abs(split - median[:, None, None])
+    return np.maximum(_rhat_plain(z_split), _rhat_plain(_z_scale(folded)))
+
+
+def rhat(x: np.ndarray) -> np.ndarray:
+    """Rank-normalised split r_hat (max of bulk and folded), as ``arviz_stats.rhat``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Draws of shape (quantity, chain, draw).
+
+    Returns
+    -------
+    numpy.ndarray
+        One r_hat per quantity; NaN where ArviZ gives NaN (NaN draws, < 2 chains or
+        < 4 draws).
+    """
+    x = _check(x)
+    out = np.full(x.shape[0], np.nan)
+    ok = ~_invalid(x, min_chains=2)
+    if ok.any():
+        split = _split(x[ok])
+        out[ok] = _rhat_rank(split, _z_scale(split))
+    return out
+
+
+def _autocov_mean(x: np.ndarray) -> np.ndarray:
+    """Autocovariance at every lag, averaged over chains: (Q, D), as ArviZ's ``autocov``."""
+    n = x.shape[-1]
+    m = scipy.fft.next_fast_len(2 * n)
+    centred = x - x.mean(axis=-1, keepdims=True)
+    spectrum = scipy.fft.rfft(centred, n=m, axis=-1)  # SciPy's FFT: ~4x NumPy's here
+    spectrum *= np.conjugate(spectrum)
+    acov = scipy.fft.irfft(spectrum, n=m, axis=-1)[..., :n] / n
+    return np.asarray(acov.mean(axis=1))
+
+
+def _geyer_tau(rho: np.ndarray) -> float:
+    """Integrated autocorrelation time by Geyer's initial monotone sequence.
+
+    ``rho`` holds the combined-chain autocorrelations at lags 0..D-1 (rho[0] = 1). The
+    loops are ArviZ's ``_ess`` line by line, on one quantity, run on the lags up to the
+    first non-positive pair (found vectorised), which are all that the loops read.
+    """
+    n = rho.shape[0]
+    last_pair = (n - 3) // 2  # pairs j = 1..last_pair: lags (2j, 2j + 1), while 2j - 1 < n - 3
+    pairs = rho[2 : 2 * last_pair + 2 : 2] + rho[3 : 2 * last_pair + 2 : 2]
+    stops = np.flatnonzero(~(pairs > 0.0))
+    used = 2 * (int(stops[0]) + 1 if stops.size else last_pair) + 2
+    r = rho[: min(n, max(used, 2))].tolist()
+    rho_hat = [0.0] * len(r)
+    even, odd = 1.0, r[1]
+    rho_hat[0], rho_hat[1] = even, odd
+    t = 1
+    while t < n - 3 and even + odd > 0.0:
+        even, odd = r[t + 1], r[t + 2]
+        if even + odd >= 0:
+            rho_hat[t + 1], rho_hat[t + 2] = even, odd
+        t += 2
+    max_t = t - 2
+    if even > 0:
+        rho_hat[max_t + 1] = even
+    t = 1
+    while t <= max_t - 2:
+        if rho_hat[t + 1] + rho_hat[t + 2] > rho_hat[t - 1] + rho_hat[t]:
+            rho_hat[t + 1] = (rho_hat[t - 1] + rho_hat[t]) / 2.0
+            rho_hat[t + 2] = rho_hat[t + 1]
+        t += 2
+    kept = np.asarray(rho_hat)
+    if np.isnan(kept).any():
+        return float("nan")
+    return float(-1.0 + 2.0 * np.sum(kept[: max_t + 1]) + np.sum(kept[max_t + 1 : max_t + 2]))
+
+
+def _ess(x: np.ndarray) -> np.ndarray:
+    """ESS of each quantity of x (Q, M, N), chains as given (ArviZ's ``_ess``)."""
+    q, chains, draws = x.shape
+    size = chains * draws
+    out = np.full(q, float(size))
+    flat = x.reshape(q, -1)
+    varies = flat.max(axis=-1) - flat.min(axis=-1) >= np.finfo(float).resolution
+    if not varies.any():
+        return out
+    x = x[varies]
+    acov = _autocov_mean(x)
+    mean_var = acov[:, 0] * draws / (draws - 1.0)
+    var_plus = mean_var * (draws - 1.0) / draws
+    if chains > 1:
+        var_plus = var_plus + np.var(x.mean(axis=-1), axis=-1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = 1.0 - (mean_var[:, None] - acov) / var_plus[:, None]
+    tau = np.array([_geyer_tau(row) for row in rho])
+    out[varies] = size / np.maximum(tau, 1 / np.log10(size))
+    out[varies] = np.where(np.isnan(tau), np.nan, out[varies])
+    return out
+
+
+def _valid_then(x: np.ndarray, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``compute`` on the quantities ArviZ accepts for an ESS; NaN for the others."""
+    out = np.full(x.shape[0], np.nan)
+    ok = ~_invalid(x, min_chains=1)
+    if ok.any():
+        out[ok] = compute(x[ok])
+    return out
+
+
+def ess_bulk(x: np.ndarray) -> np.ndarray:
+    """Bulk ESS (rank-normalised split chains), as ``arviz_stats.ess(method="bulk")``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Draws of shape (quantity, chain, draw).
+
+    Returns
+    -------
+    numpy.ndarray
+        One ESS per quantity.
+    """
+    x = _check(x)
+    return _valid_then(x, lambda v: _ess(_z_scale(_split(v))))
+
+
+def ess_mean(x: np.ndarray) -> np.ndarray:
+    """ESS of the mean (split chains), as ``arviz_stats.ess(method="mean")``."""
+    x = _check(x)
+    return _valid_then(x, lambda v: _ess(_split(v)))
+
+
+def tail_prob(prob: float | tuple[float, float] | None) -> tuple[float, float]:
+    """Return ArviZ's tail probabilities for ``prob``.
+
+    A pair as given, p as (1 - p, p) sorted, None as ``rcParams["stats.ci_prob"]``
+    (0.89 by default: the 11% and 89% quantiles), as ``arviz_stats.ess(method="tail")``.
+    """
+    if prob is None:
+        prob = float(rcParams["stats.ci_prob"])
+    if isinstance(prob, tuple):
+        return prob
+    low, high = sorted((prob, 1 - prob))
+    return low, high
+
+
+def _ess_tail(v: np.ndarray, prob: tuple[float, float]) -> np.ndarray:
+    flat = v.reshape(v.shape[0], -1)
+    qs = np.quantile(flat, prob, axis=-1)  # (2, Q)
+    low = _ess(_split((v <= qs[0][:, None, None]).astype(np.float64)))
+    high = _ess(_split((v <= qs[1][:, None, None]).astype(np.float64)))
+    return np.minimum(low, high)
+
+
+def ess_tail(x: np.ndarray, prob: float | tuple[float, float] | None = None) -> np.ndarray:
+    """Tail ESS: the smaller ESS of the two quantile indicators, as ArviZ's ``"tail"``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Draws of shape (quantity, chain, draw).
+    prob : float or (float, float), optional
+        The two tail probabilities, or p for (1 - p, p); default ArviZ's
+        ``rcParams["stats.ci_prob"]``, as ``arviz_stats.ess(method="tail")``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One ESS per quantity.
+    """
+    x = _check(x)
+    pair = tail_prob(prob)
+    return _valid_then(x, lambda v: _ess_tail(v, pair))
+
+
+def convergence(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """r_hat, bulk ESS and tail ESS together, sharing the rank transform of the draws.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Draws of shape (quantity, chain, draw).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        :func:`rhat`, :func:`ess_bulk` and :func:`ess_tail` (ArviZ's default tail
+        probabilities), one value per quantity.
+    """
+    x = _check(x)
+    r_hat, bulk, tail = (np.full(x.shape[0], np.nan) for _ in range(3))
+    ok = ~_invalid(x, min_chains=1)
+    if ok.any():
+        split = _split(x[ok])
+        z = _z_scale(split)  # the ranks of split chains are those of the chains
+        bulk[ok] = _ess(z)
+        tail[ok] = _ess_tail(x[ok], tail_prob(None))
+        if x.shape[1] >= 2:
+            r_hat[ok] = _rhat_rank(split, z)
+    return r_hat, bulk, tail
+
+
+def mcse_mean(x: np.ndarray) -> np.ndarray:
+    """Monte Carlo standard error of the mean, as ``arviz_stats.mcse(method="mean")``."""
+    x = _check(x)
+    sd = np.std(x.reshape(x.shape[0], -1), axis=-1, ddof=1)
+    return sd / np.sqrt(ess_mean(x))
+
+
+def mcse_sd(x: np.ndarray) -> np.ndarray:
+    """Monte Carlo standard error of the sd, as ``arviz_stats.mcse(method="sd")``."""
+    x = _check(x)
+    flat = x.reshape(x.shape[0], -1)
+    centred = x - flat.mean(axis=-1)[:, None, None]
+    squared = centred**2
+    ess = ess_mean(squared)
+    evar = squared.reshape(x.shape[0], -1).mean(axis=-1)
+    varvar = ((centred**4).reshape(x.shape[0], -1).mean(axis=-1) - evar**2) / ess
+    return np.sqrt(varvar / evar / 4)

@@ -1,0 +1,101 @@
+"""Batched r_hat / ESS / MCSE (bayesmix.mcmcstats) against ArviZ's own, one scalar at a time.
+
+ArviZ is the reference: every function must give its numbers, on well-mixed, sticky,
+stuck, tied, constant and NaN-holding draws, for any number of chains and draws.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from arviz_base import rc_context
+from arviz_stats.base import array_stats
+from scipy.stats import rankdata
+
+from bayesmix import mcmcstats
+
+
+def draws(chains: int, n: int, seed: int = 0) -> np.ndarray:
+    """Quantities of every kind ArviZ must handle, shape (quantity, chain, draw)."""
+    rng = np.random.default_rng(seed)
+    q = 12
+    walk = rng.normal(size=(q, chains, n)).cumsum(axis=-1) * rng.uniform(0, 0.3, (q, 1, 1))
+    x = walk + rng.normal(size=(q, chains, n))
+    x[0] = 3.0  # constant: ESS = size, r_hat NaN
+    x[1] = np.round(x[1])  # many ties
+    x[2, -1] += 8.0  # one chain in another mode
+    x[3, :, -1] = np.nan  # a NaN: ArviZ answers NaN
+    x[4] = np.repeat(x[4, :, : (n + 1) // 2], 2, axis=-1)[..., :n]  # NUTS repeating draws
+    x[5] = rng.exponential(size=(chains, n)) ** 3  # heavy right tail
+    return x
+
+
+def _reference(func: str, x: np.ndarray, **kwargs: object) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(getattr(array_stats, func)(x, **kwargs), dtype=float)
+
+
+CASES = {
+    "rhat": (mcmcstats.rhat, lambda x: _reference("rhat", x)),
+    "ess_bulk": (mcmcstats.ess_bulk, lambda x: _reference("ess", x, method="bulk")),
+    "ess_tail": (
+        mcmcstats.ess_tail,
+        lambda x: _reference("ess", x, method="tail", prob=(1 - 0.89, 0.89)),
+    ),
+    "ess_mean": (mcmcstats.ess_mean, lambda x: _reference("ess", x, method="mean")),
+    "mcse_mean": (mcmcstats.mcse_mean, lambda x: _reference("mcse", x, method="mean")),
+    "mcse_sd": (mcmcstats.mcse_sd, lambda x: _reference("mcse", x, method="sd")),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("shape", [(4, 1000), (1, 400), (2, 7), (3, 101), (4, 4), (4, 3)])
+def test_equals_arviz(name: str, shape: tuple[int, int]) -> None:
+    ours, theirs = CASES[name]
+    x = draws(*shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = ours(x)
+    want = theirs(x)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=0)
+
+
+def test_convergence_equals_the_three_functions() -> None:
+    x = draws(4, 500, seed=3)
+    r_hat, bulk, tail = mcmcstats.convergence(x)
+    np.testing.assert_array_equal(r_hat, mcmcstats.rhat(x))
+    np.testing.assert_array_equal(bulk, mcmcstats.ess_bulk(x))
+    np.testing.assert_array_equal(tail, mcmcstats.ess_tail(x))
+
+
+def test_one_chain_has_ess_but_no_r_hat() -> None:
+    r_hat, bulk, _ = mcmcstats.convergence(draws(1, 200))
+    assert np.isnan(r_hat).all()
+    assert np.isfinite(bulk[[0, 1, 2, 4, 5]]).all()
+
+
+def test_tail_probability_follows_arviz_rcparams() -> None:
+    x = draws(4, 300, seed=5)
+    with rc_context({"stats.ci_prob": 0.9}):
+        got = mcmcstats.ess_tail(x)
+        _, _, tail = mcmcstats.convergence(x)
+    want = _reference("ess", x, method="tail", prob=(1 - 0.9, 0.9))
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    np.testing.assert_array_equal(tail, got)
+
+
+def test_ranks_are_scipys_average_ranks() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        n = int(rng.integers(1, 80))
+        x = rng.integers(0, int(rng.integers(1, 30)), size=(4, n)).astype(float)
+        np.testing.assert_array_equal(mcmcstats._ranks(x), rankdata(x, axis=-1))
+
+
+def test_rejects_arrays_without_a_quantity_axis() -> None:
+    with pytest.raises(ValueError, match=r"shape \(quantity, chain, draw\), got \(4, 100\)"):
+        mcmcstats.rhat(np.zeros((4, 100)))
