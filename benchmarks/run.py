@@ -383,9 +383,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def overhead_table(rows: list[dict[str, Any]]) -> str:
+    """bayesmix's own time outside the sampler, as a share of the wall (target: < 10%).
+
+    Outside = the wall of fit + summary() + a 500-point density band, less nutpie's own
+    sampling time: validation, start, trace conversion, diagnostics, summary and band.
+    """
+    lines = ["| N | bayesmix default: s outside sampler (median) | share of the wall (median, "
+             "range over seeds) |", "|---|---|---|"]  # fmt: skip
+    for n in sorted({r["n"] for r in rows}):
+        ours = [r for r in rows if r["runner"] == "bayesmix" and r["n"] == n
+                and r.get("outside_sampler_s") is not None]  # fmt: skip
+        if not ours:
+            continue
+        outside = sorted(r["outside_sampler_s"] for r in ours)
+        share = sorted(r["outside_sampler_s"] / (r["warm_s"] or r["cold_s"]) for r in ours)
+        mid, low, high = share[len(share) // 2], share[0], share[-1]
+        seconds = _fmt(outside[len(outside) // 2])
+        lines.append(f"| {n} | {seconds} | {mid:.1%} ({low:.1%} to {high:.1%}) |")
+    return "\n".join(lines)
+
+
 def report(stamp: str, rows: list[dict[str, Any]], kernel: list[dict[str, Any]]) -> str:
     """The Markdown for benchmarks/README.md: summary, every run, the kernel and bounds."""
     out = [f"{stamp}; {machine()}", "", summary_table(rows), "", table(rows), ""]
+    out += [overhead_table(rows), ""]
     out += ["| N | fused kernel µs per log-lik + gradient | bound: 10^5 gradients on 2 cores, s "
             "| bayesmix wall (median) ÷ bound |", "|---|---|---|---|"]  # fmt: skip
     for k in kernel:
