@@ -177,9 +177,10 @@ def sample_nutpie(
     except BaseException:
         sampler.cancel()
         raise
+    sampling_time = time.time() - t_start  # the sampler's own time, conversion apart
     if direct:
         trace = trace_to_tree(trace, list(_DIRECT_NAMES), k, sampler._settings.as_dict())
-    _attach_data(trace, model, y, sampling_time=time.time() - t_start)
+    _attach_data(trace, model, y, sampling_time=sampling_time)
     return trace
 
 

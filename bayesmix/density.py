@@ -1,24 +1,24 @@
 """Mixture maths on posterior draws: densities, bands, memberships, predictive samples.
 
-NumPy and two numba kernels (:mod:`bayesmix.likelihood`): no PyMC, no
-xarray. Every function takes the posterior as three arrays of shape ``(S, K)`` (S draws,
-K components) and evaluation points ``x`` of shape ``(n,)``. Work is done in chunks of
-``x`` so that no array of size ``S * n * K`` exists at once: evaluating a million points
-costs time, not memory.
+NumPy, the row kernels of :mod:`bayesmix.likelihood` and the selection kernel of
+:mod:`bayesmix.quantiles` for the bands: no PyMC, no xarray. Every function takes the
+posterior as three arrays of shape ``(S, K)`` (S draws, K components) and evaluation
+points ``x`` of shape ``(n,)``. Work is done in chunks of ``x`` so that no array of size
+``S * n * K`` exists at once: evaluating a million points costs time, not memory.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy.special import logsumexp
 
 from bayesmix.likelihood import log_density_rows, responsibility_rows
+from bayesmix.parallel import run_parallel, split_work
+from bayesmix.quantiles import quantiles
 
 __all__ = [
     "Band",
@@ -36,8 +36,6 @@ __all__ = [
 
 #: Largest number of float64 elements an intermediate (draws x chunk x K) array may hold.
 CHUNK_ELEMENTS = 2**21  # 16 MiB
-#: Outputs at least this large are computed on all cores (threads cost ~0.1 ms).
-PARALLEL_MIN_ELEMENTS = 100_000
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
@@ -118,17 +116,8 @@ def _by_draws(kernel: Callable[..., None], x: np.ndarray, d: Draws, out: np.ndar
     x = np.ascontiguousarray(x, dtype=np.float64)
     mu = np.ascontiguousarray(d.mu, dtype=np.float64)
     sigma = np.ascontiguousarray(d.sigma, dtype=np.float64)
-    workers = min(os.cpu_count() or 1, d.n_draws) if out.size >= PARALLEL_MIN_ELEMENTS else 1
-    bounds = np.linspace(0, d.n_draws, workers + 1).astype(int)
-    parts = [slice(a, b) for a, b in itertools.pairwise(bounds)]
-    if len(parts) == 1:
-        kernel(x, logw, mu, sigma, out)
-        return out
-    # a pool per call, not one kept alive: live threads make PyMC's forked chains unsafe
-    with ThreadPoolExecutor(len(parts)) as pool:
-        jobs = [pool.submit(kernel, x, logw[p], mu[p], sigma[p], out[p]) for p in parts]
-        for job in jobs:
-            job.result()
+    parts = split_work(d.n_draws, out.size)
+    run_parallel([partial(kernel, x, logw[p], mu[p], sigma[p], out[p]) for p in parts])
     return out
 
 
@@ -162,8 +151,9 @@ def pointwise_log_lik(y: np.ndarray, draws: Draws) -> np.ndarray:
 
 
 def _interval(values: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise equal-tailed interval over axis 0: ``np.quantile``'s values."""
     tail = (1.0 - ci_prob) / 2.0
-    lo, hi = np.quantile(values, [tail, 1.0 - tail], axis=0)
+    lo, hi = quantiles(values, np.array([tail, 1.0 - tail]))
     return lo, hi
 
 

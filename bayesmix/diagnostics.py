@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,8 +108,8 @@ class Diagnostics:
         return "\n".join(lines)
 
 
-def _quantities(idata: xr.DataTree) -> tuple[xr.Dataset, list[str]]:
-    """Every checked scalar per draw, as one (chain, draw) Dataset; and the label-free ones.
+def _quantities(idata: xr.DataTree) -> tuple[list[str], np.ndarray, list[str]]:
+    """Every checked scalar per draw: names, values (quantity, chain, draw), label-free names.
 
     Besides each parameter, the label-invariant quantities: the weights sorted in
     decreasing order, the predictive density at five data quantiles, and the sampler's
@@ -116,49 +117,48 @@ def _quantities(idata: xr.DataTree) -> tuple[xr.Dataset, list[str]]:
     log-likelihood). They mean the same whatever the components' order, so a posterior
     with several modes shows up in them even when the ordered means look fine.
     """
-    post = idata["posterior"].to_dataset()
-    n_comp = post.sizes["component"]
-    out: dict[str, xr.DataArray] = {}
-    for name in (["weights"] if n_comp > 1 else []) + ["mu", "sigma"]:
-        for k in post[name].coords["component"].values:
-            out[f"{name}[{k}]"] = post[name].sel(component=k, drop=True)
-    invariant = []
-    if n_comp > 1:
-        ranked = -np.sort(-np.asarray(post["weights"].transpose("chain", "draw", "component")))
-        for j in range(n_comp):
-            out[f"weights_sorted[{j}]"] = xr.DataArray(ranked[..., j], dims=("chain", "draw"))
-            invariant.append(f"weights_sorted[{j}]")
-    y = np.asarray(idata["observed_data"].to_dataset()["y"])
-    grid = np.quantile(y, GRID_QUANTILES)
-    flat = {
-        v: np.asarray(post[v].transpose("chain", "draw", "component")).reshape(-1, n_comp)
+    post = idata["posterior"]
+    draws = {
+        v: np.asarray(post[v].transpose("chain", "draw", "component").values)
         for v in ("weights", "mu", "sigma")
     }
-    dens = np.exp(pointwise_log_lik(grid, Draws(flat["weights"], flat["mu"], flat["sigma"])))
-    dens = dens.reshape(post.sizes["chain"], post.sizes["draw"], grid.size)
-    for q, j in zip(GRID_QUANTILES, range(grid.size), strict=True):
-        name = f"density(q{round(100 * q)})"
-        out[name] = xr.DataArray(dens[..., j], dims=("chain", "draw"))
-        invariant.append(name)
-    stats = idata["sample_stats"].to_dataset() if "sample_stats" in idata.children else {}
+    chains, n_draws, n_comp = draws["mu"].shape
+    components = np.asarray(post["component"])
+    names: list[str] = []
+    rows: list[np.ndarray] = []
+    for name in (["weights"] if n_comp > 1 else []) + ["mu", "sigma"]:
+        names += [f"{name}[{k}]" for k in components]
+        rows += [draws[name][..., j] for j in range(n_comp)]
+    invariant = []
+    if n_comp > 1:
+        ranked = -np.sort(-draws["weights"], axis=-1)
+        invariant += [f"weights_sorted[{j}]" for j in range(n_comp)]
+        rows += list(np.moveaxis(ranked, -1, 0))
+    y = np.asarray(idata["observed_data"]["y"].values)
+    grid = np.quantile(y, GRID_QUANTILES)
+    flat = [draws[v].reshape(-1, n_comp) for v in ("weights", "mu", "sigma")]
+    dens = np.exp(pointwise_log_lik(grid, Draws(*flat))).reshape(chains, n_draws, grid.size)
+    invariant += [f"density(q{round(100 * q)})" for q in GRID_QUANTILES]
+    rows += list(np.moveaxis(dens, -1, 0))
+    stats: Any = idata["sample_stats"] if "sample_stats" in idata.children else {}
     stat = next((v for v in ("logp", "lp") if v in stats), None)
     if stat is not None:
         # the sampler's log posterior density per draw: label-invariant, and free
-        out["log_posterior"] = stats[stat]
         invariant.append("log_posterior")
+        rows.append(np.asarray(stats[stat].transpose("chain", "draw").values))
     elif "log_likelihood" in idata.children and "y" in idata["log_likelihood"]:
-        log_lik = idata["log_likelihood"].to_dataset()["y"]
+        log_lik = idata["log_likelihood"]["y"]
         obs_dims = [d for d in log_lik.dims if d not in ("chain", "draw")]
-        # skipna=False: xarray's default NaN-skipping sum is ~30x slower (a masked copy)
-        out["log_lik"] = log_lik.sum(dim=obs_dims, skipna=False)
         invariant.append("log_lik")
-    return xr.Dataset(out), invariant
+        # skipna=False: xarray's default NaN-skipping sum is ~30x slower (a masked copy)
+        total = log_lik.sum(dim=obs_dims, skipna=False).transpose("chain", "draw")
+        rows.append(np.asarray(total.values))
+    values = np.stack(rows).astype(np.float64, copy=False)
+    return names + invariant, values, invariant
 
 
-def _table(quantities: xr.Dataset) -> pd.DataFrame:
+def _table(names: list[str], values: np.ndarray) -> pd.DataFrame:
     """r_hat, bulk and tail ESS of every quantity (ArviZ's algorithms, batched)."""
-    names = list(quantities.data_vars)
-    values = np.stack([np.asarray(quantities[name].transpose("chain", "draw")) for name in names])
     r_hat, ess_bulk, ess_tail = convergence(values)
     table = pd.DataFrame(
         {"r_hat": r_hat, "ess_bulk": ess_bulk, "ess_tail": ess_tail},
@@ -168,17 +168,18 @@ def _table(quantities: xr.Dataset) -> pd.DataFrame:
     return table
 
 
-def _stray_chains(quantities: xr.Dataset) -> tuple[int, ...]:
-    """Chains whose mean of some quantity is far, in within-chain sds, from the others'."""
-    if quantities.sizes["chain"] < 2:
+def _stray_chains(values: np.ndarray) -> tuple[int, ...]:
+    """Chains whose mean of some quantity is far, in within-chain sds, from the others'.
+
+    ``values`` has shape (quantity, chain, draw).
+    """
+    if values.shape[1] < 2:
         return ()
-    stacked = quantities.to_dataarray("quantity").transpose("chain", "draw", "quantity")
-    values = np.asarray(stacked)
-    chain_mean = values.mean(axis=1)
-    within_sd = np.sqrt(values.var(axis=1).mean(axis=0))
+    chain_mean = values.mean(axis=2)
+    within_sd = np.sqrt(values.var(axis=2).mean(axis=1))
     within_sd = np.where(within_sd > 0, within_sd, np.inf)
-    gap = np.abs(chain_mean - np.median(chain_mean, axis=0)) / within_sd
-    return tuple(int(c) for c in np.flatnonzero((gap > MODE_GAP_SD).any(axis=1)))
+    gap = np.abs(chain_mean - np.median(chain_mean, axis=1, keepdims=True)) / within_sd[:, None]
+    return tuple(int(c) for c in np.flatnonzero((gap > MODE_GAP_SD).any(axis=0)))
 
 
 def _component_issues(idata: xr.DataTree) -> tuple[tuple[str, ...], float]:
@@ -227,8 +228,8 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     -------
     Diagnostics
     """
-    quantities, invariant = _quantities(idata)
-    table = _table(quantities)
+    names, values, invariant = _quantities(idata)
+    table = _table(names, values)
     table["label_invariant"] = table.index.isin(invariant)
     table["passed"] = (
         (table["r_hat"] <= R_HAT_MAX)
@@ -240,7 +241,7 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
         divergences = int(np.asarray(idata["sample_stats"].to_dataset()["diverging"]).sum())
-    stray = _stray_chains(quantities)
+    stray = _stray_chains(values)
     problems = _problems(table, divergences, n_samples, stray)
     issues, effective = _component_issues(idata)
     return Diagnostics(table, divergences, n_samples, stray, problems, issues, effective)

@@ -169,7 +169,6 @@ def _fit(runner: str, y: Any, seed: int) -> Any:
 def _metrics(tree: Any) -> dict[str, Any]:
     import arviz_stats as azs
     import numpy as np
-    import xarray as xr
 
     from bayesmix.diagnostics import _stray_chains
 
@@ -181,8 +180,8 @@ def _metrics(tree: Any) -> dict[str, Any]:
     stats = tree["sample_stats"].to_dataset()
     steps = next((stats[k] for k in ("n_steps", "tree_size", "num_steps") if k in stats), None)
     max_rhat = float(rhat.to_array().max())
-    means = {f"mu[{k}]": post["mu"].isel(component=k, drop=True) for k in range(3)}
-    stray = _stray_chains(xr.Dataset(means))
+    mu = np.asarray(post["mu"].transpose("chain", "draw", "component"))
+    stray = _stray_chains(np.moveaxis(mu, -1, 0))  # (component, chain, draw)
     return {
         "ess_bulk": float(bulk.to_array().min()),
         "ess_tail": float(tail.to_array().min()),

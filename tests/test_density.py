@@ -7,6 +7,8 @@ import pytest
 from scipy import integrate, stats
 
 from bayesmix import density as dens
+from bayesmix import parallel
+from bayesmix.quantiles import quantiles
 
 
 @pytest.fixture
@@ -136,9 +138,53 @@ def test_threads_give_bit_identical_numbers(
     draws: dens.Draws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     x = np.linspace(-6, 7, 400)  # 300 draws x 400 points: above the parallel threshold
-    monkeypatch.setattr(dens.os, "cpu_count", lambda: 3)  # uneven row blocks
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 3)  # uneven row blocks
     threaded = (dens.pointwise_log_lik(x, draws), dens.responsibilities(x, draws))
-    monkeypatch.setattr(dens, "PARALLEL_MIN_ELEMENTS", 10**12)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_ELEMENTS", 10**12)
     serial = (dens.pointwise_log_lik(x, draws), dens.responsibilities(x, draws))
     for a, b in zip(threaded, serial, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_quantiles_are_numpys_bit_for_bit(threads: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tails, middles, NumPy's edge cases (q = 0 or 1, one draw), ties, sorted and NaN.
+
+    Bit for bit unless 0.0 and -0.0 tie: then either may be picked, as in any selection.
+    """
+    if threads:
+        monkeypatch.setattr(parallel.os, "cpu_count", lambda: 3)
+        monkeypatch.setattr(parallel, "PARALLEL_MIN_ELEMENTS", 1)
+    rng = np.random.default_rng(8)
+    cases = [
+        rng.lognormal(size=shape) for shape in [(1,), (2, 3), (5, 4), (130, 9, 2), (4000, 11)]
+    ]
+    cases += [
+        np.round(rng.normal(size=(4000, 13)), 1) + 0.0,  # many ties (+ 0.0: no -0.0)
+        np.sort(rng.normal(size=(1000, 9)), axis=0),
+        np.sort(rng.normal(size=(1000, 9)), axis=0)[::-1],  # and not C-contiguous
+        rng.dirichlet(np.full(3, 0.05), size=(2000, 10)),  # memberships: 0s and 1s
+    ]
+    with_nan = rng.normal(size=(300, 6))
+    with_nan[17, 2] = np.nan
+    cases.append(with_nan)
+    for values in cases:
+        for q in ([0.05, 0.95], [0.025, 0.975], [0.0, 1.0], [0.5, 0.5], [0.3, 0.31], [1 / 3, 0.9]):
+            qs = np.array(q)
+            ours, ref = quantiles(values, qs), np.quantile(values, qs, axis=0)
+            assert ours.shape == ref.shape
+            np.testing.assert_array_equal(ours.view(np.int64), ref.view(np.int64))
+
+
+def test_bands_are_numpy_quantiles(draws: dens.Draws) -> None:
+    x = np.linspace(-6, 7, 40)
+    for ci_prob in (0.9, 0.8):
+        tail = (1.0 - ci_prob) / 2.0  # 0.04999999999999999 for 0.9: not 0.05
+        band = dens.density_band(x, draws, ci_prob)
+        d = np.exp(dens.pointwise_log_lik(x, draws))
+        np.testing.assert_array_equal(band.lower, np.quantile(d, tail, axis=0))
+        np.testing.assert_array_equal(band.upper, np.quantile(d, 1.0 - tail, axis=0))
+        members = dens.membership_band(x, draws, ci_prob)
+        resp = dens.responsibilities(x, draws)
+        np.testing.assert_array_equal(members.lower, np.quantile(resp, tail, axis=0))
+        np.testing.assert_array_equal(members.upper, np.quantile(resp, 1.0 - tail, axis=0))

@@ -95,3 +95,73 @@ def test_log_density_rows_matches_scipy() -> None:
             axis=-1,
         )
     np.testing.assert_allclose(out, ref, rtol=1e-13)
+
+
+def test_log_density_rows_wide_range_matches_scipy() -> None:
+    """Means and sigmas over orders of magnitude, points far out, weights that underflowed."""
+    from bayesmix.likelihood import log_density_rows
+
+    rng = np.random.default_rng(11)
+    s, k = 60, 3
+    w = rng.dirichlet(np.full(k, 0.3), size=s)
+    w[:10, 0], w[10:20, 1], w[20:30, 2] = 0.0, 1e-300, 5e-324
+    w /= w.sum(axis=1, keepdims=True)
+    mu = rng.normal(0, 50, (s, k))
+    sigma = np.exp(rng.uniform(np.log(0.01), np.log(10), (s, k)))
+    x = np.concatenate([rng.normal(0, 30, 150), rng.uniform(-1e4, 1e4, 20), [1e3, -1e3, 1e5]])
+    out = np.empty((s, x.size))
+    with np.errstate(divide="ignore"):
+        log_density_rows(x, np.log(w), mu, sigma, out)
+        ref = logsumexp(
+            np.log(w)[:, None, :]
+            + stats.norm.logpdf(x[None, :, None], mu[:, None], sigma[:, None]),
+            axis=-1,
+        )
+    np.testing.assert_allclose(out, ref, rtol=1e-13, atol=1e-13)
+    # a point 1e3 sds from two unit components
+    one = np.empty((1, 2))
+    x = np.array([1e3, -2e3])
+    log_density_rows(x, np.log([[0.5, 0.5]]), np.array([[-1.0, 1.0]]), np.ones((1, 2)), one)
+    ref = logsumexp(np.log(0.5) + stats.norm.logpdf(x[:, None], [-1.0, 1.0], 1.0), axis=1)
+    np.testing.assert_allclose(one[0], ref, rtol=1e-15)
+
+
+def test_inline_log_is_within_one_ulp_of_numpy() -> None:
+    """The vectorised log of the row kernel, on every binade and both sides of its splits."""
+    import numba
+
+    from bayesmix.likelihood import _BLOCK, _FASTMATH, _log_block
+
+    # the caller's flags apply to inlined code: those of _mixture_rows
+    @numba.njit(fastmath=_FASTMATH, error_model="numpy")
+    def log_all(values: np.ndarray) -> np.ndarray:
+        out = values.copy()
+        buf = np.empty(_BLOCK)
+        bits = np.empty(_BLOCK, dtype=np.int64)
+        for start in range(0, out.size, _BLOCK):
+            m = min(_BLOCK, out.size - start)
+            for i in range(m):
+                buf[i] = out[start + i]
+            _log_block(buf, bits, bits.view(np.float64), m)
+            for i in range(m):
+                out[start + i] = buf[i]
+        return out
+
+    rng = np.random.default_rng(5)
+    tiny, huge = np.finfo(np.float64).tiny, np.finfo(np.float64).max
+    pow2 = 2.0 ** np.arange(-1022, 1024)
+    edges = np.concatenate([pow2, pow2 * np.sqrt(2.0), pow2 * np.sqrt(0.5)])
+    edges = np.concatenate([edges, np.nextafter(edges, 0.0), np.nextafter(edges, np.inf)])
+    x = np.concatenate(
+        [
+            [1.0, 2.0, 3.0, 12.0, tiny, huge, np.nextafter(1.0, 0.0), np.nextafter(1.0, 2.0)],
+            edges[np.isfinite(edges) & (edges >= tiny)],
+            1.0 + rng.uniform(-1e-6, 1e-6, 10_000),  # log near 0: relative accuracy
+            rng.uniform(1.0, 12.0, 100_000),  # the sums of the row kernel lie in [1, K]
+            np.exp(rng.uniform(np.log(tiny), np.log(huge), 100_000)),
+        ]
+    )
+    ours = log_all(x)
+    np.testing.assert_array_max_ulp(ours, np.log(x), maxulp=1)
+    assert ours[0] == 0.0
+    assert np.isnan(log_all(np.array([np.nan]))[0])
