@@ -34,7 +34,8 @@ __all__ = [
     "sample_predictive",
 ]
 
-#: Largest number of float64 elements an intermediate (draws x chunk x K) array may hold.
+#: Largest number of float64 elements an intermediate array may hold: draws x chunk x K
+#: for memberships, draws x chunk for densities (which hold no per-component terms).
 CHUNK_ELEMENTS = 2**21  # 16 MiB
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -130,7 +131,7 @@ def pdf(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
     """Posterior predictive density ``p(x | y) = mean_s p(x | theta_s)``, shape (n,)."""
     pts = _as_points(x)
     out = np.empty(pts.size)
-    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
+    for sl in _chunks(pts.size, draws.n_draws):
         out[sl] = np.exp(_log_density_draws(pts[sl], draws)).mean(axis=0)
     return out
 
@@ -139,7 +140,7 @@ def log_pdf(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
     """Log of the posterior predictive density, computed stably, shape (n,)."""
     pts = _as_points(x)
     out = np.empty(pts.size)
-    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
+    for sl in _chunks(pts.size, draws.n_draws):
         out[sl] = logsumexp(_log_density_draws(pts[sl], draws), axis=0) - np.log(draws.n_draws)
     return out
 
@@ -161,8 +162,9 @@ def density_band(x: np.ndarray | list[float], draws: Draws, ci_prob: float) -> B
     """Posterior mean density and its pointwise equal-tailed ``ci_prob`` interval."""
     pts = _as_points(x)
     mean, lower, upper = (np.empty(pts.size) for _ in range(3))
-    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
-        dens = np.exp(_log_density_draws(pts[sl], draws))
+    for sl in _chunks(pts.size, draws.n_draws):
+        dens = _log_density_draws(pts[sl], draws)
+        np.exp(dens, out=dens)
         mean[sl] = dens.mean(axis=0)
         lower[sl], upper[sl] = _interval(dens, ci_prob)
     return Band(mean, lower, upper, ci_prob)

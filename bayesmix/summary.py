@@ -97,17 +97,19 @@ def summary_table(
     flat = x.reshape(x.shape[0], -1)
     edge = (1 - ci_prob) / 2
     lower, upper = np.quantile(flat, [edge, 1 - edge], axis=-1)
-    diag = pd.DataFrame(index=pd.Index(labels), columns=list(DIAGNOSTIC_COLUMNS), dtype=float)
+    diag = np.full((len(DIAGNOSTIC_COLUMNS), len(labels)), np.nan)
     if known is not None:
-        found = [label for label in labels if label in known.index]
+        at = known.index.get_indexer(pd.Index(labels))
+        found = at >= 0
         # the tail ESS depends on ArviZ's ci_prob when it was computed
         same_tail = known.attrs.get("tail_prob") == mcmcstats.tail_prob(None)
-        columns = list(DIAGNOSTIC_COLUMNS) if same_tail else ["ess_bulk", "r_hat"]
-        diag.loc[found, columns] = known.loc[found, columns].to_numpy()
-    missing = diag.isna().any(axis=1).to_numpy()
+        for i, column in enumerate(DIAGNOSTIC_COLUMNS):
+            if column != "ess_tail" or same_tail:
+                diag[i, found] = known[column].to_numpy(dtype=float)[at[found]]
+    missing = np.isnan(diag).any(axis=0)
     if missing.any():
         r_hat, bulk, tail = mcmcstats.convergence(x[missing])
-        diag.loc[diag.index[missing]] = np.column_stack((bulk, tail, r_hat))
+        diag[:, missing] = np.stack((bulk, tail, r_hat))
     perc = int(ci_prob * 100)  # ArviZ's column label
     table = pd.DataFrame(
         {
@@ -115,9 +117,9 @@ def summary_table(
             "sd": flat.std(axis=-1, ddof=1),
             f"eti{perc}_lb": lower,
             f"eti{perc}_ub": upper,
-            "ess_bulk": diag["ess_bulk"].to_numpy(dtype=float),
-            "ess_tail": diag["ess_tail"].to_numpy(dtype=float),
-            "r_hat": diag["r_hat"].to_numpy(dtype=float),
+            "ess_bulk": diag[0],
+            "ess_tail": diag[1],
+            "r_hat": diag[2],
             "mcse_mean": mcmcstats.mcse_mean(x),
             "mcse_sd": mcmcstats.mcse_sd(x),
         },
