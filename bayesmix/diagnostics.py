@@ -157,11 +157,17 @@ def _quantities(idata: xr.DataTree) -> tuple[list[str], np.ndarray, list[str]]:
     return names + invariant, values, invariant
 
 
-def _table(names: list[str], values: np.ndarray) -> pd.DataFrame:
-    """r_hat, bulk and tail ESS of every quantity (ArviZ's algorithms, batched)."""
+def _table(names: list[str], values: np.ndarray, invariant: list[str]) -> pd.DataFrame:
+    """r_hat, bulk and tail ESS of every quantity (ArviZ's algorithms, batched); verdicts."""
     r_hat, ess_bulk, ess_tail = convergence(values)
     table = pd.DataFrame(
-        {"r_hat": r_hat, "ess_bulk": ess_bulk, "ess_tail": ess_tail},
+        {
+            "r_hat": r_hat,
+            "ess_bulk": ess_bulk,
+            "ess_tail": ess_tail,
+            "label_invariant": np.isin(names, invariant),
+            "passed": (r_hat <= R_HAT_MAX) & (ess_bulk >= ESS_MIN) & (ess_tail >= ESS_MIN),
+        },
         index=pd.Index(names, name="quantity"),
     )
     table.attrs["tail_prob"] = tail_prob(None)  # ArviZ's rcParams at the time
@@ -229,13 +235,7 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     Diagnostics
     """
     names, values, invariant = _quantities(idata)
-    table = _table(names, values)
-    table["label_invariant"] = table.index.isin(invariant)
-    table["passed"] = (
-        (table["r_hat"] <= R_HAT_MAX)
-        & (table["ess_bulk"] >= ESS_MIN)
-        & (table["ess_tail"] >= ESS_MIN)
-    )
+    table = _table(names, values, invariant)
     post = idata["posterior"]
     n_samples = int(post.sizes["chain"] * post.sizes["draw"])
     divergences = 0
@@ -258,23 +258,24 @@ def _problems(
             "many components: compare fits with fewer components, or rerun with more "
             "tuning (e.g. tune=2000) and keep the result only if all chains agree"
         )
-    r_hat = table["r_hat"]
-    bad_r = r_hat[r_hat > R_HAT_MAX]
-    if len(bad_r):
-        worst = str(bad_r.idxmax())
+    names = np.asarray(table.index, dtype=object)
+    r_hat = table["r_hat"].to_numpy(dtype=float)
+    bad_r = r_hat > R_HAT_MAX  # NaN (too few draws) is not a failure here
+    if bad_r.any():
+        worst = int(np.argmax(np.where(bad_r, r_hat, -np.inf)))
         out.append(
-            f"r_hat > {R_HAT_MAX} for {list(bad_r.index)} (worst: {worst} = "
-            f"{bad_r.max():.3f}): chains disagree; run longer (e.g. "
+            f"r_hat > {R_HAT_MAX} for {list(names[bad_r])} (worst: {names[worst]} = "
+            f"{r_hat[worst]:.3f}): chains disagree; run longer (e.g. "
             "tune=2000, draws=2000) and check for multimodality"
         )
-    ess_min = table[["ess_bulk", "ess_tail"]].min(axis=1)
-    bad_e = ess_min[ess_min < ESS_MIN]
-    if len(bad_e):
-        worst = str(bad_e.idxmin())
+    ess_min = np.fmin(table["ess_bulk"].to_numpy(float), table["ess_tail"].to_numpy(float))
+    bad_e = ess_min < ESS_MIN
+    if bad_e.any():
+        worst = int(np.argmin(np.where(bad_e, ess_min, np.inf)))
         out.append(
-            f"effective sample size < {ESS_MIN} for {list(bad_e.index)} (worst: {worst} = "
-            f"{bad_e.min():.0f}): too few independent draws for reliable intervals; "
-            "increase draws (e.g. draws=2000) or chains"
+            f"effective sample size < {ESS_MIN} for {list(names[bad_e])} (worst: "
+            f"{names[worst]} = {ess_min[worst]:.0f}): too few independent draws for reliable "
+            "intervals; increase draws (e.g. draws=2000) or chains"
         )
     if divergences:
         out.append(

@@ -311,14 +311,20 @@ def convergence(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         probabilities), one value per quantity.
     """
     x = _check(x)
-    out = np.full((3, x.shape[0]), np.nan)
-    ok = np.flatnonzero(~_invalid(x, min_chains=1))
+    # identical quantities (e.g. the sorted weights of a posterior whose weights never
+    # change order) are computed once
+    first: dict[bytes, int] = {}
+    source = np.array([first.setdefault(row.tobytes(), i) for i, row in enumerate(x)])
+    unique = np.flatnonzero(source == np.arange(x.shape[0]))
+    out = np.full((3, unique.size), np.nan)
+    ok = np.flatnonzero(~_invalid(x[unique], min_chains=1))
     if ok.size:
-        valid, found = x[ok], np.full((3, ok.size), np.nan)
+        valid, found = x[unique[ok]], np.full((3, ok.size), np.nan)
         parts = split_work(ok.size, valid.size, PARALLEL_MIN_DRAWS)
         run_parallel([partial(_convergence_rows, valid[p], found[:, p]) for p in parts])
         out[:, ok] = found
-    return out[0], out[1], out[2]
+    full = out[:, np.searchsorted(unique, source)]
+    return full[0], full[1], full[2]
 
 
 def mcse_mean(x: np.ndarray) -> np.ndarray:

@@ -99,3 +99,20 @@ def test_ranks_are_scipys_average_ranks() -> None:
 def test_rejects_arrays_without_a_quantity_axis() -> None:
     with pytest.raises(ValueError, match=r"shape \(quantity, chain, draw\), got \(4, 100\)"):
         mcmcstats.rhat(np.zeros((4, 100)))
+
+
+def test_identical_quantities_are_computed_once_with_the_same_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    x = draws(4, 300, seed=9)
+    repeated = np.concatenate((x, x[[5, 2, 5]]))
+    rows = []
+    original = mcmcstats._convergence_rows
+    monkeypatch.setattr(
+        mcmcstats, "_convergence_rows", lambda v, out: rows.append(len(v)) or original(v, out)
+    )
+    got = mcmcstats.convergence(repeated)
+    assert sum(rows) == x.shape[0] - 1  # the all-NaN-answer quantity 3 is not computed
+    want = mcmcstats.convergence(x)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, np.concatenate((w, w[[5, 2, 5]])))
