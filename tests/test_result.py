@@ -96,6 +96,23 @@ def test_default_points_are_the_data(good: bm.MixtureResult, y: np.ndarray) -> N
     assert len(good.density()) == 500
 
 
+def test_data_memberships_are_computed_once(
+    y: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w, m, s = iid_posterior(np.random.default_rng(2), [0.5, 0.5], [0.0, 6.0], [1.0, 1.0])
+    res = fake_result(y, w, m, s)
+    calls = []
+    original = dens.predict_proba
+    monkeypatch.setattr(dens, "predict_proba", lambda *a: calls.append(1) or original(*a))
+    first = res.predict_proba()
+    first[:] = -1.0  # the caller's copy: the cached memberships do not change
+    np.testing.assert_array_equal(res.predict(), np.argmax(original(y, res.draws), axis=1))
+    np.testing.assert_array_equal(res.predict_proba(), original(y, res.draws))
+    assert len(calls) == 1
+    res.predict_proba(y[:5])  # other points are computed each time
+    assert len(calls) == 2
+
+
 def test_membership_is_confident_at_centres(good: bm.MixtureResult) -> None:
     m = good.membership([0.0, 6.0], ci_prob=0.9)
     assert list(m.columns) == ["point", "x", "component", "mean", "lower", "upper"]
