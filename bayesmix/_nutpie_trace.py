@@ -22,9 +22,9 @@ __all__ = ["trace_to_tree"]
 _INDEX_COLUMNS = ("chain", "draw")
 
 
-def _column(batch: Any, name: str, rows: slice) -> np.ndarray:
-    """One column of an Arrow batch as NumPy, nulls filled as nutpie fills them."""
-    arr = pa.array(batch.column(name))[rows]
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    """One column of an Arrow table as NumPy, nulls filled as nutpie fills them."""
+    arr = table.column(name).combine_chunks()
     if isinstance(arr.type, pa.LargeListType | pa.ListType):
         flat = arr.flatten().to_numpy(zero_copy_only=False)
         return np.asarray(flat).reshape(len(arr), -1)
@@ -61,38 +61,35 @@ def trace_to_tree(
     from arviz_base import make_attrs
 
     draw_batches, stat_batches = raw.get_arrow_trace()
-    posterior: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    stats: dict[str, list[np.ndarray]] = {}
+    # the chains' batches as one table each: a column converts once, not once per chain
+    draws = pa.Table.from_batches([pa.record_batch(b) for b in draw_batches])
+    stat = pa.Table.from_batches([pa.record_batch(b) for b in stat_batches])
+    rows = [b.num_rows for b in stat_batches]
+    tuning = np.split(_column(stat, "tuning"), np.cumsum(rows)[:-1])
+    n_draws = min(n - int(t.sum()) for n, t in zip(rows, tuning, strict=True))
+    # each chain's first n_draws post-tuning rows (all of them, unless sampling was
+    # interrupted), chains stacked
+    starts = np.cumsum([0, *rows[:-1]]) + [int(t.sum()) for t in tuning]
+    keep = (starts[:, None] + np.arange(n_draws)).ravel()
+    n_chains = len(rows)
     stat_names = [
         field.name
-        for field in pa.schema(stat_batches[0].schema)
+        for field in stat.schema
         if field.name not in _INDEX_COLUMNS
         and not isinstance(field.type, pa.LargeListType | pa.ListType)
     ]
-    for draws, stat in zip(draw_batches, stat_batches, strict=True):
-        tuning = int(np.asarray(_column(stat, "tuning", slice(None))).sum())
-        rows = slice(tuning, None)
-        for name in names:
-            posterior[name].append(_column(draws, name, rows))
-        for name in stat_names:
-            stats.setdefault(name, []).append(_column(stat, name, rows))
-    n_draws = min(len(v) for v in posterior[names[0]])
+    posterior = {name: _column(draws, name)[keep].reshape(n_chains, n_draws, -1) for name in names}
+    stats = {name: _column(stat, name)[keep].reshape(n_chains, n_draws) for name in stat_names}
     chain, draw = np.arange(len(draw_batches)), np.arange(n_draws)
     coords = {"chain": chain, "draw": draw, "component": np.arange(n_components)}
     dims = ("chain", "draw", "component")
     post = xr.Dataset(
-        {
-            name: (dims, np.stack([v[:n_draws] for v in parts]))
-            for name, parts in posterior.items()
-        },
+        {name: (dims, values) for name, values in posterior.items()},
         coords=coords,
         attrs=make_attrs(sample_dims=list(dims[:2])),
     )
     sample_stats = xr.Dataset(
-        {
-            name: (dims[:2], np.stack([v[:n_draws] for v in parts]))
-            for name, parts in stats.items()
-        },
+        {name: (dims[:2], values) for name, values in stats.items()},
         coords={"chain": chain, "draw": draw},
         attrs=make_attrs(
             {"inference_library_settings": json.dumps(settings)},
