@@ -138,41 +138,35 @@ def _autocov_mean(x: np.ndarray) -> np.ndarray:
     return np.asarray(acov.mean(axis=1))
 
 
-def _geyer_tau(rho: np.ndarray) -> float:
-    """Integrated autocorrelation time by Geyer's initial monotone sequence.
+def _geyer_tau(rho: np.ndarray) -> np.ndarray:
+    """Integrated autocorrelation time of each row by Geyer's initial monotone sequence.
 
-    ``rho`` holds the combined-chain autocorrelations at lags 0..D-1 (rho[0] = 1). The
-    loops are ArviZ's ``_ess`` line by line, on one quantity, run on the lags up to the
-    first non-positive pair (found vectorised), which are all that the loops read.
+    ``rho`` (R, D) holds combined-chain autocorrelations at lags 0..D-1 (rho[:, 0] = 1).
+    ArviZ's ``_ess`` loops, vectorised over rows: pairs P_0 = 1 + rho_1 and P_j = rho_2j +
+    rho_2j+1 are kept up to the first non-positive one (the initial positive sequence),
+    made non-increasing (each pair replaced by the smaller of itself and the pair before:
+    the running minimum), and tau = -1 + 2 sum of the kept pairs + the even term after
+    them (when positive, or when its pair was exactly 0).
     """
-    n = rho.shape[0]
+    rows, n = rho.shape
     last_pair = (n - 3) // 2  # pairs j = 1..last_pair: lags (2j, 2j + 1), while 2j - 1 < n - 3
-    pairs = rho[2 : 2 * last_pair + 2 : 2] + rho[3 : 2 * last_pair + 2 : 2]
-    stops = np.flatnonzero(~(pairs > 0.0))
-    used = 2 * (int(stops[0]) + 1 if stops.size else last_pair) + 2
-    r = rho[: min(n, max(used, 2))].tolist()
-    rho_hat = [0.0] * len(r)
-    even, odd = 1.0, r[1]
-    rho_hat[0], rho_hat[1] = even, odd
-    t = 1
-    while t < n - 3 and even + odd > 0.0:
-        even, odd = r[t + 1], r[t + 2]
-        if even + odd >= 0:
-            rho_hat[t + 1], rho_hat[t + 2] = even, odd
-        t += 2
-    max_t = t - 2
-    if even > 0:
-        rho_hat[max_t + 1] = even
-    t = 1
-    while t <= max_t - 2:
-        if rho_hat[t + 1] + rho_hat[t + 2] > rho_hat[t - 1] + rho_hat[t]:
-            rho_hat[t + 1] = (rho_hat[t - 1] + rho_hat[t]) / 2.0
-            rho_hat[t + 2] = rho_hat[t + 1]
-        t += 2
-    kept = np.asarray(rho_hat)
-    if np.isnan(kept).any():
-        return float("nan")
-    return float(-1.0 + 2.0 * np.sum(kept[: max_t + 1]) + np.sum(kept[max_t + 1 : max_t + 2]))
+    pairs = np.empty((rows, max(last_pair, 0) + 1))
+    pairs[:, 0] = 1.0 + rho[:, 1]
+    pairs[:, 1:] = rho[:, 2 : 2 * last_pair + 2 : 2] + rho[:, 3 : 2 * last_pair + 2 : 2]
+    kept = np.zeros(rows, dtype=np.intp)  # pairs 1..kept follow pair 0
+    if last_pair >= 1:
+        stop = ~(pairs[:, 1:] > 0.0)  # NaN stops too
+        kept = np.where(stop.any(axis=1), stop.argmax(axis=1) + 1, last_pair)
+    kept = np.where(pairs[:, 0] > 0.0, kept, 0)
+    with np.errstate(invalid="ignore"):  # NaN after the kept pairs is never read
+        total = np.cumsum(np.minimum.accumulate(pairs, axis=1), axis=1)
+    r = np.arange(rows)
+    summed = np.where(kept > 0, total[r, np.maximum(kept - 1, 0)], 0.0)
+    even = rho[r, np.minimum(2 * kept, n - 1)]
+    zero_pair = pairs[r, kept] >= 0.0  # the stopping pair is still stored when exactly 0
+    last = np.where(kept > 0, np.where((even > 0.0) | zero_pair, even, 0.0), 1.0)
+    tau = -1.0 + 2.0 * summed + last
+    return np.where(np.isnan(rho[:, 1]), np.nan, tau)
 
 
 def _ess(x: np.ndarray) -> np.ndarray:
@@ -192,7 +186,7 @@ def _ess(x: np.ndarray) -> np.ndarray:
         var_plus = var_plus + np.var(x.mean(axis=-1), axis=-1, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = 1.0 - (mean_var[:, None] - acov) / var_plus[:, None]
-    tau = np.array([_geyer_tau(row) for row in rho])
+    tau = _geyer_tau(rho)
     out[varies] = size / np.maximum(tau, 1 / np.log10(size))
     out[varies] = np.where(np.isnan(tau), np.nan, out[varies])
     return out

@@ -56,9 +56,10 @@ def _rows(posterior: xr.Dataset, var_names: list[str]) -> tuple[list[str], np.nd
             arrays.append(values[None])
             continue
         flat = values.reshape(values.shape[0], values.shape[1], -1)
+        coords = [np.asarray(da[dim]) for dim in extra]
         for j, index in enumerate(np.ndindex(*values.shape[2:])):
-            coords = [str(da[dim].values[i]) for dim, i in zip(extra, index, strict=True)]
-            labels.append(f"{name}[{', '.join(coords)}]")
+            label = ", ".join(str(c[i]) for c, i in zip(coords, index, strict=True))
+            labels.append(f"{name}[{label}]")
             arrays.append(flat[None, :, :, j])
     return labels, np.concatenate(arrays).astype(np.float64, copy=False)
 

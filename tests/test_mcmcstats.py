@@ -116,3 +116,55 @@ def test_identical_quantities_are_computed_once_with_the_same_answer(
     want = mcmcstats.convergence(x)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, np.concatenate((w, w[[5, 2, 5]])))
+
+
+def _arviz_geyer(rho: np.ndarray) -> float:
+    """The truncation loops of arviz_stats' ``_ess``, verbatim, on given autocorrelations."""
+    n_draw = rho.size
+    rho_hat_t = np.zeros(n_draw)
+    rho_hat_even = 1.0
+    rho_hat_t[0] = rho_hat_even
+    rho_hat_odd = rho[1]
+    rho_hat_t[1] = rho_hat_odd
+    t = 1
+    while t < (n_draw - 3) and (rho_hat_even + rho_hat_odd) > 0.0:
+        rho_hat_even, rho_hat_odd = rho[t + 1], rho[t + 2]
+        if (rho_hat_even + rho_hat_odd) >= 0:
+            rho_hat_t[t + 1] = rho_hat_even
+            rho_hat_t[t + 2] = rho_hat_odd
+        t += 2
+    max_t = t - 2
+    if rho_hat_even > 0:
+        rho_hat_t[max_t + 1] = rho_hat_even
+    t = 1
+    while t <= max_t - 2:
+        if (rho_hat_t[t + 1] + rho_hat_t[t + 2]) > (rho_hat_t[t - 1] + rho_hat_t[t]):
+            rho_hat_t[t + 1] = (rho_hat_t[t - 1] + rho_hat_t[t]) / 2.0
+            rho_hat_t[t + 2] = rho_hat_t[t + 1]
+        t += 2
+    tau = -1.0 + 2.0 * np.sum(rho_hat_t[: max_t + 1]) + np.sum(rho_hat_t[max_t + 1 : max_t + 2])
+    return float("nan") if np.isnan(rho_hat_t).any() else float(tau)
+
+
+def test_geyer_truncation_is_arvizs_on_every_branch() -> None:
+    """Rising pairs (monotone step), a pair of exactly 0, negative even terms, NaN, short."""
+    rng = np.random.default_rng(11)
+    crafted = [
+        [1.0, 0.5, 0.25, 0.3, 0.2, 0.25, 0.1, -0.1, 0.05, 0.0],  # a rising pair, then stop
+        [1.0, 0.5, 0.25, -0.25, 0.3, 0.1, 0.0, 0.0, 0.1, 0.1],  # a pair of exactly 0
+        [1.0, 0.4, -0.2, 0.1, -0.3, 0.1, 0.2, 0.2, 0.1, 0.0],  # negative even terms
+        [1.0, -1.5, 0.3, 0.3, 0.1, 0.0, 0.1, 0.1, 0.0, 0.0],  # P_0 <= 0: no pair kept
+        [1.0, np.nan, 0.3, 0.3, 0.1, 0.0, 0.1, 0.1, 0.0, 0.0],
+        [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1],  # never stops
+    ]
+    rows = [np.array(r) for r in crafted]
+    rows += [np.array(r[:m]) for r in crafted[:3] for m in (2, 3, 4, 5)]
+    decay = 0.9 ** np.arange(60)
+    rows += [decay + rng.normal(0, s, 60) * (np.arange(60) > 0) for s in (0.01, 0.1, 0.4)]
+    for rho in rows:
+        got = mcmcstats._geyer_tau(rho[None, :])[0]
+        want = _arviz_geyer(rho)
+        if np.isnan(want):
+            assert np.isnan(got), rho
+        else:
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-12), rho
