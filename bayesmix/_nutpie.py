@@ -210,14 +210,14 @@ def _attach_data(
     # the same groups and attrs as patch_nutpie_idata makes from build_model(y, spec)
     import nutpie
     import pymc
-    from arviz_base import dict_to_dataset, make_attrs
+    from arviz_base import make_attrs
 
-    for group, values in (("constant_data", {}), ("observed_data", {"y": y})):
-        data = dict_to_dataset(
-            values, inference_library=pymc, coords={"obs": np.arange(y.size)},
-            dims={"y": ["obs"]}, sample_dims=[],
-        )  # fmt: skip
-        idata[group] = xr.DataTree(data)
+    data_attrs = make_attrs(inference_library=pymc, sample_dims=[])
+    idata["constant_data"] = xr.DataTree(xr.Dataset(attrs=dict(data_attrs)))
+    observed = xr.Dataset(
+        {"y": ("obs", y)}, coords={"obs": np.arange(y.size)}, attrs=dict(data_attrs)
+    )
+    idata["observed_data"] = xr.DataTree(observed)
     settings = json.loads(idata["sample_stats"].attrs["inference_library_settings"])
     attrs = {"sampling_time": sampling_time, "tuning_steps": settings["settings"]["num_tune"]}
     idata["posterior"].attrs.update(make_attrs(attrs, inference_library=nutpie))

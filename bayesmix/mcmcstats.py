@@ -131,11 +131,12 @@ def _autocov_mean(x: np.ndarray) -> np.ndarray:
     """Autocovariance at every lag, averaged over chains: (Q, D), as ArviZ's ``autocov``."""
     n = x.shape[-1]
     m = scipy.fft.next_fast_len(2 * n)
-    centred = x - x.mean(axis=-1, keepdims=True)
-    spectrum = scipy.fft.rfft(centred, n=m, axis=-1)  # SciPy's FFT: ~4x NumPy's here
+    padded = np.zeros((*x.shape[:-1], m))  # centred draws, zero-padded: no wrap-around
+    np.subtract(x, x.mean(axis=-1, keepdims=True), out=padded[..., :n])
+    spectrum = scipy.fft.rfft(padded, axis=-1)  # SciPy's FFT: ~4x NumPy's here
     spectrum *= np.conjugate(spectrum)
-    acov = scipy.fft.irfft(spectrum, n=m, axis=-1)[..., :n] / n
-    return np.asarray(acov.mean(axis=1))
+    acov = scipy.fft.irfft(spectrum, n=m, axis=-1)[..., :n]
+    return np.asarray(acov.mean(axis=1) / n)
 
 
 def _geyer_tau(rho: np.ndarray) -> np.ndarray:
