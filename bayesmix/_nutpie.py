@@ -28,7 +28,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from bayesmix._nutpie_trace import trace_to_tree
+from bayesmix._nutpie_trace import library_attrs, trace_to_tree
 from bayesmix.model import (
     SHARED_ALPHA,
     SHARED_NAMES,
@@ -208,11 +208,7 @@ def _attach_data(
         patch_nutpie_idata(idata, model, sampling_time=sampling_time)
         return
     # the same groups and attrs as patch_nutpie_idata makes from build_model(y, spec)
-    import nutpie
-    import pymc
-    from arviz_base import make_attrs
-
-    data_attrs = make_attrs(inference_library=pymc, sample_dims=[])
+    data_attrs = library_attrs("pymc", sample_dims=[])
     idata["constant_data"] = xr.DataTree(xr.Dataset(attrs=dict(data_attrs)))
     observed = xr.Dataset(
         {"y": ("obs", y)}, coords={"obs": np.arange(y.size)}, attrs=dict(data_attrs)
@@ -220,7 +216,7 @@ def _attach_data(
     idata["observed_data"] = xr.DataTree(observed)
     settings = json.loads(idata["sample_stats"].attrs["inference_library_settings"])
     attrs = {"sampling_time": sampling_time, "tuning_steps": settings["settings"]["num_tune"]}
-    idata["posterior"].attrs.update(make_attrs(attrs, inference_library=nutpie))
+    idata["posterior"].attrs.update(library_attrs("nutpie", attrs))
 
 
 def _shared_values(model: pm.Model) -> dict[str, np.ndarray]:
