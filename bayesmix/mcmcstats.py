@@ -29,6 +29,7 @@ __all__ = [
     "ess_bulk",
     "ess_mean",
     "ess_tail",
+    "mcse",
     "mcse_mean",
     "mcse_sd",
     "rhat",
@@ -322,20 +323,36 @@ def convergence(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return full[0], full[1], full[2]
 
 
+def _mcse(x: np.ndarray, mean: bool, sd: bool) -> tuple[np.ndarray, np.ndarray]:
+    """MCSE of the mean and of the sd; their two ESS in one pass (what is not asked: NaN)."""
+    x = _check(x)
+    q = x.shape[0]
+    flat = x.reshape(q, -1)
+    centred = x - flat.mean(axis=-1)[:, None, None]
+    squared = centred**2
+    parts = ([x] if mean else []) + ([squared] if sd else [])
+    ess = np.split(_valid_then(np.concatenate(parts), lambda v: _ess(_split(v))), len(parts))
+    out_mean, out_sd = np.full(q, np.nan), np.full(q, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a constant quantity: NaN, quietly
+        if mean:
+            out_mean = np.std(flat, axis=-1, ddof=1) / np.sqrt(ess[0])
+        if sd:
+            evar = squared.reshape(q, -1).mean(axis=-1)
+            varvar = ((centred**4).reshape(q, -1).mean(axis=-1) - evar**2) / ess[-1]
+            out_sd = np.sqrt(varvar / evar / 4)
+    return out_mean, out_sd
+
+
 def mcse_mean(x: np.ndarray) -> np.ndarray:
     """Monte Carlo standard error of the mean, as ``arviz_stats.mcse(method="mean")``."""
-    x = _check(x)
-    sd = np.std(x.reshape(x.shape[0], -1), axis=-1, ddof=1)
-    return sd / np.sqrt(ess_mean(x))
+    return _mcse(x, mean=True, sd=False)[0]
 
 
 def mcse_sd(x: np.ndarray) -> np.ndarray:
     """Monte Carlo standard error of the sd, as ``arviz_stats.mcse(method="sd")``."""
-    x = _check(x)
-    flat = x.reshape(x.shape[0], -1)
-    centred = x - flat.mean(axis=-1)[:, None, None]
-    squared = centred**2
-    ess = ess_mean(squared)
-    evar = squared.reshape(x.shape[0], -1).mean(axis=-1)
-    varvar = ((centred**4).reshape(x.shape[0], -1).mean(axis=-1) - evar**2) / ess
-    return np.sqrt(varvar / evar / 4)
+    return _mcse(x, mean=False, sd=True)[1]
+
+
+def mcse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`mcse_mean` and :func:`mcse_sd` together (their ESS in one FFT pass)."""
+    return _mcse(x, mean=True, sd=True)

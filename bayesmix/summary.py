@@ -111,6 +111,7 @@ def summary_table(
     if missing.any():
         r_hat, bulk, tail = mcmcstats.convergence(x[missing])
         diag[:, missing] = np.stack((bulk, tail, r_hat))
+    mcse_mean, mcse_sd = mcmcstats.mcse(x)
     perc = int(ci_prob * 100)  # ArviZ's column label
     table = pd.DataFrame(
         {
@@ -121,8 +122,8 @@ def summary_table(
             "ess_bulk": diag[0],
             "ess_tail": diag[1],
             "r_hat": diag[2],
-            "mcse_mean": mcmcstats.mcse_mean(x),
-            "mcse_sd": mcmcstats.mcse_sd(x),
+            "mcse_mean": mcse_mean,
+            "mcse_sd": mcse_sd,
         },
         index=labels,
     )

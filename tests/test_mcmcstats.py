@@ -72,6 +72,13 @@ def test_convergence_equals_the_three_functions() -> None:
     np.testing.assert_array_equal(tail, mcmcstats.ess_tail(x))
 
 
+def test_mcse_equals_the_two_functions() -> None:
+    x = draws(4, 500, seed=4)
+    mean, sd = mcmcstats.mcse(x)
+    np.testing.assert_array_equal(mean, mcmcstats.mcse_mean(x))
+    np.testing.assert_array_equal(sd, mcmcstats.mcse_sd(x))
+
+
 def test_one_chain_has_ess_but_no_r_hat() -> None:
     r_hat, bulk, _ = mcmcstats.convergence(draws(1, 200))
     assert np.isnan(r_hat).all()
