@@ -61,9 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         loaded = step("load", lambda: bm.load(path))
         step("loaded.pdf(500 points)", lambda: loaded.pdf(grid))
         step("report (HTML)", lambda: res.report(Path(tmp) / "fit.html"))
-        step(
-            "PSIS-LOO (Comparison.from_fits, blockwise)", lambda: bm.Comparison.from_fits({3: res})
-        )
+        if not a.no_loo:
+            step(
+                "PSIS-LOO (Comparison.from_fits, blockwise)",
+                lambda: bm.Comparison.from_fits({3: res}),
+            )
     print(f"N = {a.n}, K = 3, seed {a.seed}\n")
     print("| step | wall s | peak RSS GB so far | output |\n|---|---|---|---|")
     for name, wall, rss, shape in rows:
