@@ -152,8 +152,9 @@ def sample(
 
     Every chain starts near the k-means solution (see :func:`bayesmix.model.start_values`)
     with a small jitter, so that chains begin in the posterior's main mode. The returned
-    tree has groups ``posterior``, ``sample_stats``, ``log_likelihood`` (left out when
-    chains x draws x N exceeds ``LOG_LIK_STORE_MAX_VALUES``) and ``observed_data``; its attrs
+    tree has groups ``posterior``, ``sample_stats``, ``log_likelihood`` (computed when
+    first read, see :mod:`bayesmix.loglik`; left out when chains x draws x N exceeds
+    ``LOG_LIK_STORE_MAX_VALUES``) and ``observed_data``; its attrs
     record the spec, the settings and the data fingerprint. ``start`` (constrained
     ``weights``, ``mu_z``, ``sigma_z``) replaces the k-means start. ``model`` None means
     ``build_model(y, spec)``, built only if the sampler needs its graph (nutpie's direct
