@@ -7,9 +7,9 @@ diagnostics, and its summary five more per parameter, which at N = 10^3 cost as 
 sampling itself. This module runs ArviZ's algorithms (``arviz_stats.base.diagnostics``:
 rank-normalised split-r_hat and bulk / tail ESS of Vehtari et al. 2021, MCSE of the mean
 and sd) on an array of shape ``(quantity, chain, draw)`` with one rank transform, one
-FFT and one quantile call for all quantities. Only Geyer's truncation, a short scalar
-loop, runs per quantity. The results equal ArviZ's (tested to 1e-10, on edge cases
-too); anything beyond these diagnostics is left to ArviZ.
+FFT pass and one quantile call for all quantities, Geyer's truncation vectorised over
+them, and the quantities split over the cores. The results equal ArviZ's (tested to
+1e-10, on edge cases too); anything beyond these diagnostics is left to ArviZ.
 """
 
 from __future__ import annotations
