@@ -26,7 +26,8 @@ from arviz_stats import loo, loo_moment_match
 from bayesmix.blockloo import block_loo
 from bayesmix.data import as_observations, check_n_components
 from bayesmix.diagnostics import ComponentWarning, ConvergenceWarning
-from bayesmix.fitting import LOG_LIK_MAX_VALUES, SamplingError, fit, log_likelihood_dataset
+from bayesmix.fitting import LOG_LIK_MAX_VALUES, SamplingError, fit
+from bayesmix.loglik import log_likelihood_dataset
 from bayesmix.model import build_model
 from bayesmix.result import MixtureResult
 
