@@ -103,7 +103,7 @@ def trace_to_tree(
     ]
     posterior = {name: _column(draws, name)[keep].reshape(n_chains, n_draws, -1) for name in names}
     stats = {name: _column(stat, name)[keep].reshape(n_chains, n_draws) for name in stat_names}
-    chain, draw = np.arange(len(draw_batches)), np.arange(n_draws)
+    chain, draw = np.arange(n_chains), np.arange(n_draws)
     coords = {"chain": chain, "draw": draw, "component": np.arange(n_components)}
     dims = ("chain", "draw", "component")
     post = xr.Dataset(

@@ -108,7 +108,9 @@ class Diagnostics:
         return "\n".join(lines)
 
 
-def _quantities(idata: xr.DataTree) -> tuple[list[str], np.ndarray, list[str]]:
+def _quantities(
+    idata: xr.DataTree, draws: dict[str, np.ndarray], y: np.ndarray
+) -> tuple[list[str], np.ndarray, list[str]]:
     """Every checked scalar per draw: names, values (quantity, chain, draw), label-free names.
 
     Besides each parameter, the label-invariant quantities: the weights sorted in
@@ -117,13 +119,8 @@ def _quantities(idata: xr.DataTree) -> tuple[list[str], np.ndarray, list[str]]:
     log-likelihood). They mean the same whatever the components' order, so a posterior
     with several modes shows up in them even when the ordered means look fine.
     """
-    post = idata["posterior"]
-    draws = {
-        v: np.asarray(post[v].transpose("chain", "draw", "component").values)
-        for v in ("weights", "mu", "sigma")
-    }
     chains, n_draws, n_comp = draws["mu"].shape
-    components = np.asarray(post["component"])
+    components = np.asarray(idata["posterior"]["component"])
     names: list[str] = []
     rows: list[np.ndarray] = []
     for name in (["weights"] if n_comp > 1 else []) + ["mu", "sigma"]:
@@ -134,7 +131,6 @@ def _quantities(idata: xr.DataTree) -> tuple[list[str], np.ndarray, list[str]]:
         ranked = -np.sort(-draws["weights"], axis=-1)
         invariant += [f"weights_sorted[{j}]" for j in range(n_comp)]
         rows += list(np.moveaxis(ranked, -1, 0))
-    y = np.asarray(idata["observed_data"]["y"].values)
     grid = np.quantile(y, GRID_QUANTILES)
     flat = [draws[v].reshape(-1, n_comp) for v in ("weights", "mu", "sigma")]
     dens = np.exp(pointwise_log_lik(grid, Draws(*flat))).reshape(chains, n_draws, grid.size)
@@ -188,12 +184,11 @@ def _stray_chains(values: np.ndarray) -> tuple[int, ...]:
     return tuple(int(c) for c in np.flatnonzero((gap > MODE_GAP_SD).any(axis=0)))
 
 
-def _component_issues(idata: xr.DataTree) -> tuple[tuple[str, ...], float]:
+def _component_issues(
+    draws: dict[str, np.ndarray], y: np.ndarray
+) -> tuple[tuple[str, ...], float]:
     """Empty components and collapsed sigmas; and the effective number of components."""
-    post = idata["posterior"].to_dataset()
-    y = np.asarray(idata["observed_data"].to_dataset()["y"])
-    w = np.asarray(post["weights"].transpose("chain", "draw", "component"))
-    sigma = np.asarray(post["sigma"].transpose("chain", "draw", "component"))
+    w, sigma = draws["weights"], draws["sigma"]
     effective = float(np.mean(1.0 / np.sum(w**2, axis=-1)))
     issues = []
     expected_n = y.size * w.mean(axis=(0, 1))
@@ -234,16 +229,21 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     -------
     Diagnostics
     """
-    names, values, invariant = _quantities(idata)
-    table = _table(names, values, invariant)
     post = idata["posterior"]
+    draws = {  # each (chain, draw, component), read once for every check below
+        v: np.asarray(post[v].transpose("chain", "draw", "component").values)
+        for v in ("weights", "mu", "sigma")
+    }
+    y = np.asarray(idata["observed_data"]["y"].values)
+    names, values, invariant = _quantities(idata, draws, y)
+    table = _table(names, values, invariant)
     n_samples = int(post.sizes["chain"] * post.sizes["draw"])
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
-        divergences = int(np.asarray(idata["sample_stats"].to_dataset()["diverging"]).sum())
+        divergences = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
     stray = _stray_chains(values)
     problems = _problems(table, divergences, n_samples, stray)
-    issues, effective = _component_issues(idata)
+    issues, effective = _component_issues(draws, y)
     return Diagnostics(table, divergences, n_samples, stray, problems, issues, effective)
 
 
