@@ -22,7 +22,9 @@ import scipy.fft
 from arviz_base import rcParams
 from scipy.special import ndtri
 
+from bayesmix.mcmckernels import leading_autocov, rank_codes
 from bayesmix.parallel import run_parallel, split_work
+from bayesmix.quantiles import quantiles
 
 __all__ = [
     "convergence",
@@ -62,31 +64,22 @@ def _split(x: np.ndarray) -> np.ndarray:
     return np.concatenate((x[..., :half], x[..., x.shape[-1] - half :]), axis=1)
 
 
-def _ranks(flat: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based) along the last axis, as ``scipy.stats.rankdata``.
+def _normal_scores(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank-normalised draws and folded draws of each quantity (Blom's c = 3/8).
 
-    One unstable argsort per row (~2x faster than rankdata's stable one); each run of
-    tied values (NUTS repeats a draw when it stays put) then gets the mean of its
-    positions, found over all rows at once in the flattened sorted array.
+    Each quantity is ranked over all its chains and draws (ties averaged, as
+    ``scipy.stats.rankdata``), and so are its distances to its median, from one sort
+    (:func:`bayesmix.mcmckernels.rank_codes`). A rank is one of 2 * size - 1 values
+    (1, 1.5, 2, ...): their normal scores are computed once and looked up.
     """
-    rows, n = flat.shape
-    order = np.argsort(flat, axis=-1)
-    ordered = np.take_along_axis(flat, order, axis=-1)
-    starts_run = np.ones((rows, n), dtype=bool)  # a run of equal values starts here
-    np.not_equal(ordered[:, 1:], ordered[:, :-1], out=starts_run[:, 1:])
-    starts = np.flatnonzero(starts_run)
-    lengths = np.diff(starts, append=rows * n)
-    mean_position = (starts % n) + (lengths - 1) / 2.0 + 1.0
-    ranks = np.empty(rows * n)
-    ranks[(order + (np.arange(rows) * n)[:, None]).ravel()] = np.repeat(mean_position, lengths)
-    return ranks.reshape(rows, n)
-
-
-def _z_scale(x: np.ndarray) -> np.ndarray:
-    """Rank-normalise each quantity over all its chains and draws (Blom's c = 3/8)."""
     q, chains, draws = x.shape
     size = chains * draws
-    return ndtri((_ranks(x.reshape(q, -1)) - 3 / 8) / (size - 2 * 3 / 8 + 1)).reshape(x.shape)
+    flat = np.ascontiguousarray(x.reshape(q, size))
+    bulk, folded = np.empty((q, size), dtype=np.intp), np.empty((q, size), dtype=np.intp)
+    rank_codes(flat, np.argsort(flat, axis=-1), bulk, folded)
+    ranks = np.arange(2 * size - 1) / 2.0 + 1.0
+    scores = ndtri((ranks - 3 / 8) / (size - 2 * 3 / 8 + 1))
+    return scores[bulk].reshape(x.shape), scores[folded].reshape(x.shape)
 
 
 def _rhat_plain(x: np.ndarray) -> np.ndarray:
@@ -98,11 +91,9 @@ def _rhat_plain(x: np.ndarray) -> np.ndarray:
         return np.sqrt((between / within + n - 1) / n)
 
 
-def _rhat_rank(split: np.ndarray, z_split: np.ndarray) -> np.ndarray:
-    """max(bulk, folded) split r_hat, given the split draws and their z-scale."""
-    median = np.median(split.reshape(split.shape[0], -1), axis=-1)
-    folded = np.abs(split - median[:, None, None])
-    return np.maximum(_rhat_plain(z_split), _rhat_plain(_z_scale(folded)))
+def _rhat_rank(z: np.ndarray, z_folded: np.ndarray) -> np.ndarray:
+    """max(bulk, folded) split r_hat, given the normal scores of the split draws."""
+    return np.maximum(_rhat_plain(z), _rhat_plain(z_folded))
 
 
 def rhat(x: np.ndarray) -> np.ndarray:
@@ -123,8 +114,7 @@ def rhat(x: np.ndarray) -> np.ndarray:
     out = np.full(x.shape[0], np.nan)
     ok = ~_invalid(x, min_chains=2)
     if ok.any():
-        split = _split(x[ok])
-        out[ok] = _rhat_rank(split, _z_scale(split))
+        out[ok] = _rhat_rank(*_normal_scores(_split(x[ok])))
     return out
 
 
@@ -140,7 +130,7 @@ def _autocov_mean(x: np.ndarray) -> np.ndarray:
     return np.asarray(acov.mean(axis=1) / n)
 
 
-def _geyer_tau(rho: np.ndarray) -> np.ndarray:
+def _geyer_tau(rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integrated autocorrelation time of each row by Geyer's initial monotone sequence.
 
     ``rho`` (R, D) holds combined-chain autocorrelations at lags 0..D-1 (rho[:, 0] = 1).
@@ -149,6 +139,9 @@ def _geyer_tau(rho: np.ndarray) -> np.ndarray:
     made non-increasing (each pair replaced by the smaller of itself and the pair before:
     the running minimum), and tau = -1 + 2 sum of the kept pairs + the even term after
     them (when positive, or when its pair was exactly 0).
+
+    Also returns whether each row's answer is final: False where the pair it stopped at
+    is NaN, as lags not computed yet are (NaN draws give NaN at lag 1 and a NaN tau).
     """
     rows, n = rho.shape
     last_pair = (n - 3) // 2  # pairs j = 1..last_pair: lags (2j, 2j + 1), while 2j - 1 < n - 3
@@ -168,11 +161,33 @@ def _geyer_tau(rho: np.ndarray) -> np.ndarray:
     zero_pair = pairs[r, kept] >= 0.0  # the stopping pair is still stored when exactly 0
     last = np.where(kept > 0, np.where((even > 0.0) | zero_pair, even, 0.0), 1.0)
     tau = -1.0 + 2.0 * summed + last
-    return np.where(np.isnan(rho[:, 1]), np.nan, tau)
+    final = ~np.isnan(pairs[r, kept]) & ~np.isnan(even)
+    return np.where(np.isnan(rho[:, 1]), np.nan, tau), final
+
+
+#: Lags :func:`_ess` computes directly before it turns to the FFT: a lag costs one pass
+#: over the draws, the FFT of all lags ~10 (direct lags stop at Geyer's cut-off, a few
+#: lags for well-mixed draws; sticky or stuck draws go on to the FFT).
+DIRECT_LAGS = 16
+
+
+def _autocorr(x: np.ndarray, acov: np.ndarray) -> np.ndarray:
+    """ArviZ's combined-chain autocorrelations, from the autocovariances (Q, D) of x."""
+    draws = x.shape[-1]
+    mean_var = acov[:, 0] * draws / (draws - 1.0)
+    var_plus = mean_var * (draws - 1.0) / draws
+    if x.shape[1] > 1:
+        var_plus = var_plus + np.var(x.mean(axis=-1), axis=-1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(1.0 - (mean_var[:, None] - acov) / var_plus[:, None])
 
 
 def _ess(x: np.ndarray) -> np.ndarray:
-    """ESS of each quantity of x (Q, M, N), chains as given (ArviZ's ``_ess``)."""
+    """ESS of each quantity of x (Q, M, N), chains as given (ArviZ's ``_ess``).
+
+    Autocovariances are computed directly up to Geyer's cut-off where it comes within
+    :data:`DIRECT_LAGS` lags, by FFT at every lag for the other quantities.
+    """
     q, chains, draws = x.shape
     size = chains * draws
     out = np.full(q, float(size))
@@ -180,15 +195,13 @@ def _ess(x: np.ndarray) -> np.ndarray:
     varies = flat.max(axis=-1) - flat.min(axis=-1) >= np.finfo(float).resolution
     if not varies.any():
         return out
-    x = x[varies]
-    acov = _autocov_mean(x)
-    mean_var = acov[:, 0] * draws / (draws - 1.0)
-    var_plus = mean_var * (draws - 1.0) / draws
-    if chains > 1:
-        var_plus = var_plus + np.var(x.mean(axis=-1), axis=-1, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = 1.0 - (mean_var[:, None] - acov) / var_plus[:, None]
-    tau = _geyer_tau(rho)
+    x = np.ascontiguousarray(x[varies])
+    acov = np.full((x.shape[0], draws), np.nan)
+    leading_autocov(x, min(DIRECT_LAGS, draws), acov)
+    tau, final = _geyer_tau(_autocorr(x, acov))
+    if not final.all():
+        rest = x[~final]
+        tau[~final] = _geyer_tau(_autocorr(rest, _autocov_mean(rest)))[0]
     out[varies] = size / np.maximum(tau, 1 / np.log10(size))
     out[varies] = np.where(np.isnan(tau), np.nan, out[varies])
     return out
@@ -217,7 +230,7 @@ def ess_bulk(x: np.ndarray) -> np.ndarray:
         One ESS per quantity.
     """
     x = _check(x)
-    return _valid_then(x, lambda v: _ess(_z_scale(_split(v))))
+    return _valid_then(x, lambda v: _ess(_normal_scores(_split(v))[0]))
 
 
 def ess_mean(x: np.ndarray) -> np.ndarray:
@@ -242,7 +255,7 @@ def tail_prob(prob: float | tuple[float, float] | None) -> tuple[float, float]:
 
 def _tail_indicators(v: np.ndarray, prob: tuple[float, float]) -> np.ndarray:
     """Split-chain indicators of draws below each tail quantile: (2Q, 2C, D // 2)."""
-    qs = np.quantile(v.reshape(v.shape[0], -1), prob, axis=-1)  # (2, Q)
+    qs = quantiles(v.reshape(v.shape[0], -1).T, np.asarray(prob))  # np.quantile's: (2, Q)
     split = _split(v)
     return np.concatenate([split <= q[:, None, None] for q in qs]).astype(np.float64)
 
@@ -280,13 +293,12 @@ PARALLEL_MIN_DRAWS = 20_000
 
 def _convergence_rows(x: np.ndarray, out: np.ndarray) -> None:
     """:func:`convergence` of valid quantities, into ``out`` of shape (3, Q)."""
-    split = _split(x)
-    z = _z_scale(split)  # the ranks of split chains are those of the chains
+    z, z_folded = _normal_scores(_split(x))
     # one ESS pass over the bulk z-scores and both tail indicators
     ess = np.split(_ess(np.concatenate((z, _tail_indicators(x, tail_prob(None))))), 3)
     out[1], out[2] = ess[0], np.minimum(ess[1], ess[2])
     if x.shape[1] >= 2:
-        out[0] = _rhat_rank(split, z)
+        out[0] = _rhat_rank(z, z_folded)
 
 
 def convergence(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -338,7 +350,8 @@ def _mcse(x: np.ndarray, mean: bool, sd: bool) -> tuple[np.ndarray, np.ndarray]:
             out_mean = np.std(flat, axis=-1, ddof=1) / np.sqrt(ess[0])
         if sd:
             evar = squared.reshape(q, -1).mean(axis=-1)
-            varvar = ((centred**4).reshape(q, -1).mean(axis=-1) - evar**2) / ess[-1]
+            fourth = (squared * squared).reshape(q, -1).mean(axis=-1)  # ** 4 is a slow pow
+            varvar = (fourth - evar**2) / ess[-1]
             out_sd = np.sqrt(varvar / evar / 4)
     return out_mean, out_sd
 

@@ -14,7 +14,7 @@ from arviz_base import rc_context
 from arviz_stats.base import array_stats
 from scipy.stats import rankdata
 
-from bayesmix import mcmcstats
+from bayesmix import mcmckernels, mcmcstats
 
 
 def draws(chains: int, n: int, seed: int = 0) -> np.ndarray:
@@ -95,12 +95,50 @@ def test_tail_probability_follows_arviz_rcparams() -> None:
     np.testing.assert_array_equal(tail, got)
 
 
-def test_ranks_are_scipys_average_ranks() -> None:
+def test_rank_codes_are_scipys_average_ranks_of_values_and_distances_to_median() -> None:
     rng = np.random.default_rng(7)
     for _ in range(50):
         n = int(rng.integers(1, 80))
         x = rng.integers(0, int(rng.integers(1, 30)), size=(4, n)).astype(float)
-        np.testing.assert_array_equal(mcmcstats._ranks(x), rankdata(x, axis=-1))
+        x[0] = rng.normal(size=n)  # no ties
+        x[1, : n // 4], x[1, n - n // 4 :] = -np.inf, np.inf  # infinite distances tie
+        bulk, folded = np.empty(x.shape, dtype=np.intp), np.empty(x.shape, dtype=np.intp)
+        mcmckernels.rank_codes(x, np.argsort(x, axis=-1), bulk, folded)
+        distances = np.abs(x - np.median(x, axis=-1, keepdims=True))
+        np.testing.assert_array_equal(bulk / 2 + 1, rankdata(x, axis=-1))
+        np.testing.assert_array_equal(folded / 2 + 1, rankdata(distances, axis=-1))
+
+
+@pytest.mark.parametrize("direct_lags", [1, 4, 10_000])
+def test_direct_and_fft_autocovariances_give_arvizs_ess(
+    direct_lags: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quantities past the direct lags go to the FFT; either way, ArviZ's numbers."""
+    monkeypatch.setattr(mcmcstats, "DIRECT_LAGS", direct_lags)
+    x = draws(4, 300, seed=13)
+    for name in ("ess_bulk", "ess_tail", "ess_mean"):
+        ours, theirs = CASES[name]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            got = ours(x)
+        np.testing.assert_allclose(got, theirs(x), rtol=1e-10, atol=0)
+
+
+def test_direct_autocovariances_stop_at_geyers_cut_off() -> None:
+    rng = np.random.default_rng(17)
+    x = np.stack((rng.normal(size=(4, 500)), rng.normal(size=(4, 500)).cumsum(axis=-1)))
+    acov = np.full((2, 500), np.nan)
+    mcmckernels.leading_autocov(x, 50, acov)
+    computed = (~np.isnan(acov)).sum(axis=1)
+    rho = mcmcstats._autocorr(x, acov)
+    pairs = [1 + rho[0, 1]] + [rho[0, t] + rho[0, t + 1] for t in range(2, computed[0], 2)]
+    assert computed[0] < 50 and computed[0] % 2 == 0  # white noise stops early, at a pair
+    assert all(p > 0 for p in pairs[:-1]) and pairs[-1] <= 0  # the first non-positive one
+    assert computed[1] == 50  # a random walk: every allowed lag
+    centred = x - x.mean(axis=-1, keepdims=True)
+    for t in range(computed[0]):
+        want = np.mean(np.sum(centred[0, :, : 500 - t] * centred[0, :, t:], axis=-1) / 500)
+        assert acov[0, t] == pytest.approx(want, rel=1e-12)
 
 
 def test_rejects_arrays_without_a_quantity_axis() -> None:
@@ -169,7 +207,7 @@ def test_geyer_truncation_is_arvizs_on_every_branch() -> None:
     decay = 0.9 ** np.arange(60)
     rows += [decay + rng.normal(0, s, 60) * (np.arange(60) > 0) for s in (0.01, 0.1, 0.4)]
     for rho in rows:
-        got = mcmcstats._geyer_tau(rho[None, :])[0]
+        got = mcmcstats._geyer_tau(rho[None, :])[0][0]
         want = _arviz_geyer(rho)
         if np.isnan(want):
             assert np.isnan(got), rho

@@ -1,0 +1,127 @@
+"""numba kernels for :mod:`bayesmix.mcmcstats`: ranks of draws and leading autocovariances.
+
+Both replace work NumPy does with whole-array passes (~20 ms for a fit's 18 checked
+quantities of 4000 draws, as long as a tenth of sampling at N = 10^3):
+
+- :func:`rank_codes` ranks each row and its folded values (distances to the median) from
+  one sort: once the values are sorted, the folded ones are sorted by merging the two
+  runs that leave the median, so the second sort ArviZ's folded r_hat needs is a pass.
+- :func:`leading_autocov` computes the autocovariance lag by lag, directly, only until
+  Geyer's truncation stops (a few lags for well-mixed draws) instead of at every lag by
+  FFT; rows still going at ``max_lag`` are left for the FFT.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["leading_autocov", "rank_codes"]
+
+
+@numba.njit(cache=True, nogil=True)
+def _code_runs(keys: np.ndarray, where: np.ndarray, out: np.ndarray) -> None:
+    """Rank codes for ascending ``keys``: ``out[where[i]]`` = 2 * (average rank - 1).
+
+    Tied keys share the mean of their positions (``scipy.stats.rankdata``'s "average"):
+    twice it is an integer, so codes are exact and index a table of normal scores.
+    """
+    n = keys.size
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and keys[end] == keys[start]:
+            end += 1
+        code = start + end - 1  # 2 * mean of positions start .. end - 1
+        for i in range(start, end):
+            out[where[i]] = code
+        start = end
+
+
+@numba.njit(cache=True, nogil=True)
+def rank_codes(
+    values: np.ndarray, order: np.ndarray, bulk: np.ndarray, folded: np.ndarray
+) -> None:
+    """Average-rank codes of each row of ``values`` and of its distances to its median.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Shape (rows, n), no NaN.
+    order : numpy.ndarray
+        ``np.argsort(values, axis=-1)``.
+    bulk, folded : numpy.ndarray
+        Integer outputs of shape (rows, n): 2 * (rank - 1) of each value, and of
+        ``abs(value - median)``, with NumPy's median; ties get their average rank.
+    """
+    rows, n = values.shape
+    keys, distances = np.empty(n), np.empty(n)
+    where = np.empty(n, dtype=np.intp)
+    for r in range(rows):
+        v, o = values[r], order[r]
+        for i in range(n):
+            keys[i] = v[o[i]]
+        _code_runs(keys, o, bulk[r])
+        mid = n // 2
+        median = keys[mid] if n % 2 else (keys[mid - 1] + keys[mid]) / 2.0  # as np.median
+        # below the median the distances fall as the sorted values rise, above it they
+        # rise: merging the two runs outward from the median sorts the distances
+        left, right = mid - 1, mid
+        for i in range(n):
+            below = abs(keys[left] - median) if left >= 0 else np.inf
+            above = abs(keys[right] - median) if right < n else np.inf
+            if below <= above and left >= 0:
+                distances[i], where[i] = below, o[left]
+                left -= 1
+            else:
+                distances[i], where[i] = above, o[right]
+                right += 1
+        _code_runs(distances, where, folded[r])
+
+
+@numba.njit(cache=True, nogil=True)
+def leading_autocov(x: np.ndarray, max_lag: int, acov: np.ndarray) -> None:
+    """Chain-averaged autocovariances of each row, up to where Geyer's truncation stops.
+
+    Lags are computed in pairs (1, then 2 and 3, 4 and 5, ...) until the pair's summed
+    autocorrelation is no longer positive, where ArviZ's ``_ess`` stops reading them, or
+    ``max_lag`` lags are done. The autocorrelations of the stopping test use ArviZ's
+    formula; the caller recomputes them from ``acov`` and checks the stop itself.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Draws of shape (rows, chain, draw), at least 2 draws, no NaN.
+    max_lag : int
+        Lags computed at most (0 .. max_lag - 1), at most the number of draws.
+    acov : numpy.ndarray
+        Output of shape (rows, draw), filled with NaN by the caller: lag t of row r, as
+        ArviZ's ``autocov`` (each chain centred by its mean, divided by the number of
+        draws, averaged over chains), where computed.
+    """
+    rows, chains, n = x.shape
+    centred = np.empty((chains, n))
+    means = np.empty(chains)
+    for r in range(rows):
+        for c in range(chains):
+            means[c] = x[r, c].mean()
+            centred[c] = x[r, c] - means[c]
+        lag_sum = 0.0
+        for c in range(chains):
+            lag_sum += np.dot(centred[c], centred[c])
+        acov[r, 0] = lag_sum / n / chains
+        mean_var = acov[r, 0] * n / (n - 1.0)
+        var_plus = mean_var * (n - 1.0) / n
+        if chains > 1:
+            var_plus += means.var() * chains / (chains - 1.0)
+        pair = 1.0  # rho at lag 0
+        for t in range(1, max_lag):
+            lag_sum = 0.0
+            for c in range(chains):
+                lag_sum += np.dot(centred[c, : n - t], centred[c, t:])
+            acov[r, t] = lag_sum / n / chains
+            pair += 1.0 - (mean_var - acov[r, t]) / var_plus
+            if t % 2 == 1:  # lags (t - 1, t) complete a pair
+                if not pair > 0.0:
+                    break
+                pair = 0.0
