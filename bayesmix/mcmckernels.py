@@ -103,25 +103,40 @@ def leading_autocov(x: np.ndarray, max_lag: int, acov: np.ndarray) -> None:
     centred = np.empty((chains, n))
     means = np.empty(chains)
     for r in range(rows):
+        # loops, not array methods: numba compiles them in a fraction of the time
+        grand = 0.0
         for c in range(chains):
-            means[c] = x[r, c].mean()
-            centred[c] = x[r, c] - means[c]
-        lag_sum = 0.0
-        for c in range(chains):
-            lag_sum += np.dot(centred[c], centred[c])
-        acov[r, 0] = lag_sum / n / chains
+            total = 0.0
+            for i in range(n):
+                total += x[r, c, i]
+            means[c] = total / n
+            grand += means[c]
+            for i in range(n):
+                centred[c, i] = x[r, c, i] - means[c]
+        acov[r, 0] = _lag_sum(centred, 0) / n / chains
         mean_var = acov[r, 0] * n / (n - 1.0)
         var_plus = mean_var * (n - 1.0) / n
         if chains > 1:
-            var_plus += means.var() * chains / (chains - 1.0)
+            grand /= chains
+            between = 0.0
+            for c in range(chains):
+                between += (means[c] - grand) * (means[c] - grand)
+            var_plus += between / (chains - 1.0)
         pair = 1.0  # rho at lag 0
         for t in range(1, max_lag):
-            lag_sum = 0.0
-            for c in range(chains):
-                lag_sum += np.dot(centred[c, : n - t], centred[c, t:])
-            acov[r, t] = lag_sum / n / chains
+            acov[r, t] = _lag_sum(centred, t) / n / chains
             pair += 1.0 - (mean_var - acov[r, t]) / var_plus
             if t % 2 == 1:  # lags (t - 1, t) complete a pair
                 if not pair > 0.0:
                     break
                 pair = 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _lag_sum(centred: np.ndarray, t: int) -> float:
+    """Sum over chains of sum_i centred[c, i] * centred[c, i + t] (BLAS dot: ~4x a loop)."""
+    chains, n = centred.shape
+    total = 0.0
+    for c in range(chains):
+        total += np.dot(centred[c, : n - t], centred[c, t:])
+    return total
