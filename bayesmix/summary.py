@@ -20,6 +20,7 @@ from arviz_base import rcParams
 from arviz_stats import summary as az_summary
 
 from bayesmix import mcmcstats
+from bayesmix.quantiles import quantiles
 
 try:  # ArviZ's display rules for the table (private; without them, ArviZ does it all)
     from arviz_stats.summary import SummaryDataFrame, _build_fmt_map
@@ -32,6 +33,31 @@ __all__ = ["summary_table"]
 
 #: Summary columns that come from the convergence diagnostics.
 DIAGNOSTIC_COLUMNS = ("ess_bulk", "ess_tail", "r_hat")
+
+
+class _SummaryTable(SummaryDataFrame):
+    """ArviZ's ``SummaryDataFrame``, its display formats worked out when first shown.
+
+    ArviZ builds them cell by cell with pandas (~3 ms for nine parameters, more than the
+    numbers) whether or not the table is ever printed. Here they are built on first
+    display, from the numbers as they are then; slices and copies get them built.
+    """
+
+    def __init__(self, table: pd.DataFrame, round_to: Any) -> None:
+        super().__init__(table)
+        object.__setattr__(self, "_round_to", round_to)
+
+    @property
+    def _fmt_map(self) -> dict[str, dict[Any, str]] | None:
+        formats = self.__dict__.get("_formats")
+        if formats is None and "_round_to" in self.__dict__:  # (None while initialised)
+            formats = _build_fmt_map(pd.DataFrame(self), self.__dict__["_round_to"])
+            object.__setattr__(self, "_formats", formats)
+        return formats
+
+    @_fmt_map.setter
+    def _fmt_map(self, value: dict[str, dict[Any, str]] | None) -> None:
+        object.__setattr__(self, "_formats", value)
 
 
 def _fast_path(kwargs: dict[str, Any]) -> bool:
@@ -50,7 +76,9 @@ def _rows(posterior: xr.Dataset, var_names: list[str]) -> tuple[list[str], np.nd
     for name in var_names:
         da = posterior[name]
         extra = [d for d in da.dims if d not in ("chain", "draw")]
-        values = np.asarray(da.transpose("chain", "draw", *extra))
+        if da.dims[:2] != ("chain", "draw"):  # as sampled, they come first: no transpose
+            da = da.transpose("chain", "draw", *extra)
+        values = np.asarray(da)
         if not extra:
             labels.append(name)
             arrays.append(values[None])
@@ -97,7 +125,7 @@ def summary_table(
     labels, x = _rows(posterior, var_names)
     flat = x.reshape(x.shape[0], -1)
     edge = (1 - ci_prob) / 2
-    lower, upper = np.quantile(flat, [edge, 1 - edge], axis=-1)
+    lower, upper = quantiles(flat.T, np.array([edge, 1 - edge]))  # np.quantile's numbers
     diag = np.full((len(DIAGNOSTIC_COLUMNS), len(labels)), np.nan)
     if known is not None:
         at = known.index.get_indexer(pd.Index(labels))
@@ -127,4 +155,4 @@ def summary_table(
         },
         index=labels,
     )
-    return SummaryDataFrame(table, fmt_map=_build_fmt_map(table, rcParams["stats.round_to"]))
+    return _SummaryTable(table, rcParams["stats.round_to"])

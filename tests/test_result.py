@@ -13,6 +13,7 @@ from matplotlib.collections import PolyCollection
 
 import bayesmix as bm
 from bayesmix import density as dens
+from bayesmix import summary as bm_summary
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,23 @@ def test_summary_is_arvizs_summary(good: bm.MixtureResult, ci_prob: float | None
     assert list(ours.columns) == list(theirs.columns)
     np.testing.assert_allclose(ours.to_numpy(float), theirs.to_numpy(float), rtol=1e-10)
     assert ours.to_string() == theirs.to_string()
+
+
+def test_summary_display_is_arvizs_when_shown_sliced_or_transposed(
+    good: bm.MixtureResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Display formats are worked out on first display, then shown as ArviZ shows them."""
+    built = []
+    original = bm_summary._build_fmt_map
+    monkeypatch.setattr(bm_summary, "_build_fmt_map", lambda *a: built.append(1) or original(*a))
+    ours = good.summary()
+    assert built == []  # numbers only, until shown
+    theirs = az_summary(good.idata, var_names=["weights", "mu", "sigma"])
+    assert ours._repr_html_() == theirs._repr_html_()
+    assert built == [1]
+    assert repr(ours[["mean", "r_hat"]]) == repr(theirs[["mean", "r_hat"]])
+    assert ours.T.to_string() == theirs.T.to_string()
+    assert built == [1]  # slices and transposes reuse the formats
 
 
 def test_summary_reuses_the_diagnostics(good: bm.MixtureResult) -> None:
