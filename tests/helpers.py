@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 from arviz_base import from_dict
@@ -53,3 +54,16 @@ def iid_posterior(
     m = np.sort(np.asarray(mu) + rng.normal(0, spread, shape), axis=-1)
     s = np.asarray(sigma) * np.exp(rng.normal(0, spread, shape))
     return w, m, s
+
+
+def record_calls(monkeypatch: Any, module: Any, name: str) -> list[tuple[Any, ...]]:
+    """Wrap ``module.name`` so that each call's arguments are recorded; return the record."""
+    calls: list[tuple[Any, ...]] = []
+    original = getattr(module, name)
+
+    def recorded(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(module, name, recorded)
+    return calls

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from arviz_stats import loo
-from helpers import fake_result, iid_posterior
+from helpers import fake_result, iid_posterior, record_calls
 
 import bayesmix as bm
 from bayesmix import loglik
@@ -32,9 +32,7 @@ def test_lazy_equals_eager_whole_and_in_part(fake: bm.MixtureResult) -> None:
 def test_nothing_is_computed_until_read(
     fake: bm.MixtureResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = []
-    original = loglik._log_lik
-    monkeypatch.setattr(loglik, "_log_lik", lambda *a: calls.append(1) or original(*a))
+    calls = record_calls(monkeypatch, loglik, "_log_lik")
     ds = loglik.lazy_log_likelihood_dataset(fake.idata["posterior"], fake.data)
     repr(ds)
     assert ds["y"].sizes == {"chain": 4, "draw": 500, "obs": 150} and not calls

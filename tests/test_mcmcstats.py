@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from arviz_base import rc_context
 from arviz_stats.base import array_stats
+from helpers import record_calls
 from scipy.stats import rankdata
 
 from bayesmix import mcmckernels, mcmcstats
@@ -151,13 +152,11 @@ def test_identical_quantities_are_computed_once_with_the_same_answer(
 ) -> None:
     x = draws(4, 300, seed=9)
     repeated = np.concatenate((x, x[[5, 2, 5]]))
-    rows = []
-    original = mcmcstats._convergence_rows
-    monkeypatch.setattr(
-        mcmcstats, "_convergence_rows", lambda v, out: rows.append(len(v)) or original(v, out)
-    )
+    calls = record_calls(monkeypatch, mcmcstats, "_convergence_rows")
     got = mcmcstats.convergence(repeated)
-    assert sum(rows) == x.shape[0] - 1  # the all-NaN-answer quantity 3 is not computed
+    assert (
+        sum(len(values) for values, _ in calls) == x.shape[0] - 1
+    )  # the all-NaN-answer quantity 3 is not computed
     want = mcmcstats.convergence(x)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, np.concatenate((w, w[[5, 2, 5]])))
