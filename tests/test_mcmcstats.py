@@ -154,9 +154,8 @@ def test_identical_quantities_are_computed_once_with_the_same_answer(
     repeated = np.concatenate((x, x[[5, 2, 5]]))
     calls = record_calls(monkeypatch, mcmcstats, "_convergence_rows")
     got = mcmcstats.convergence(repeated)
-    assert (
-        sum(len(values) for values, _ in calls) == x.shape[0] - 1
-    )  # the all-NaN-answer quantity 3 is not computed
+    # the quantity with an all-NaN answer (3) is not computed
+    assert sum(len(values) for values, _ in calls) == x.shape[0] - 1
     want = mcmcstats.convergence(x)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, np.concatenate((w, w[[5, 2, 5]])))
