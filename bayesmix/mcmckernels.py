@@ -80,52 +80,44 @@ def rank_codes(
 
 
 @numba.njit(cache=True, nogil=True)
-def leading_autocov(x: np.ndarray, max_lag: int, acov: np.ndarray) -> None:
+def leading_autocov(
+    x: np.ndarray, mean_var: np.ndarray, var_plus: np.ndarray, max_lag: int, acov: np.ndarray
+) -> None:
     """Chain-averaged autocovariances of each row, up to where Geyer's truncation stops.
 
     Lags are computed in pairs (1, then 2 and 3, 4 and 5, ...) until the pair's summed
-    autocorrelation is no longer positive, where ArviZ's ``_ess`` stops reading them, or
-    ``max_lag`` lags are done. The autocorrelations of the stopping test use ArviZ's
-    formula; the caller recomputes them from ``acov`` and checks the stop itself.
+    autocorrelation ``1 - (mean_var - acov) / var_plus`` (ArviZ's) is no longer positive,
+    where ArviZ's ``_ess`` stops reading them, or ``max_lag`` lags are done. The caller
+    recomputes the autocorrelations from ``acov`` and checks the stop itself.
 
     Parameters
     ----------
     x : numpy.ndarray
         Draws of shape (rows, chain, draw), at least 2 draws, no NaN.
+    mean_var, var_plus : numpy.ndarray
+        ArviZ's within-chain and pooled variance of each row (rows,).
     max_lag : int
-        Lags computed at most (0 .. max_lag - 1), at most the number of draws.
+        Lags computed at most (1 .. max_lag - 1), at most the number of draws.
     acov : numpy.ndarray
-        Output of shape (rows, draw), filled with NaN by the caller: lag t of row r, as
-        ArviZ's ``autocov`` (each chain centred by its mean, divided by the number of
-        draws, averaged over chains), where computed.
+        Output of shape (rows, draw), lag 0 and NaN filled in by the caller: lag t of row
+        r, as ArviZ's ``autocov`` (each chain centred by its mean, divided by the number
+        of draws, averaged over chains), where computed.
     """
     rows, chains, n = x.shape
     centred = np.empty((chains, n))
-    means = np.empty(chains)
     for r in range(rows):
         # loops, not array methods: numba compiles them in a fraction of the time
-        grand = 0.0
         for c in range(chains):
             total = 0.0
             for i in range(n):
                 total += x[r, c, i]
-            means[c] = total / n
-            grand += means[c]
+            mean = total / n
             for i in range(n):
-                centred[c, i] = x[r, c, i] - means[c]
-        acov[r, 0] = _lag_sum(centred, 0) / n / chains
-        mean_var = acov[r, 0] * n / (n - 1.0)
-        var_plus = mean_var * (n - 1.0) / n
-        if chains > 1:
-            grand /= chains
-            between = 0.0
-            for c in range(chains):
-                between += (means[c] - grand) * (means[c] - grand)
-            var_plus += between / (chains - 1.0)
+                centred[c, i] = x[r, c, i] - mean
         pair = 1.0  # rho at lag 0
         for t in range(1, max_lag):
             acov[r, t] = _lag_sum(centred, t) / n / chains
-            pair += 1.0 - (mean_var - acov[r, t]) / var_plus
+            pair += 1.0 - (mean_var[r] - acov[r, t]) / var_plus[r]
             if t % 2 == 1:  # lags (t - 1, t) complete a pair
                 if not pair > 0.0:
                     break

@@ -173,13 +173,19 @@ DIRECT_LAGS = 16
 
 def _autocorr(x: np.ndarray, acov: np.ndarray) -> np.ndarray:
     """ArviZ's combined-chain autocorrelations, from the autocovariances (Q, D) of x."""
+    mean_var, var_plus = _variances(x, acov[:, 0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(1.0 - (mean_var[:, None] - acov) / var_plus[:, None])
+
+
+def _variances(x: np.ndarray, acov0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ArviZ's within-chain variance and pooled variance ``var_plus`` of each quantity."""
     draws = x.shape[-1]
-    mean_var = acov[:, 0] * draws / (draws - 1.0)
+    mean_var = acov0 * draws / (draws - 1.0)
     var_plus = mean_var * (draws - 1.0) / draws
     if x.shape[1] > 1:
         var_plus = var_plus + np.var(x.mean(axis=-1), axis=-1, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(1.0 - (mean_var[:, None] - acov) / var_plus[:, None])
+    return mean_var, var_plus
 
 
 def _ess(x: np.ndarray) -> np.ndarray:
@@ -197,7 +203,8 @@ def _ess(x: np.ndarray) -> np.ndarray:
         return out
     x = np.ascontiguousarray(x[varies])
     acov = np.full((x.shape[0], draws), np.nan)
-    leading_autocov(x, min(DIRECT_LAGS, draws), acov)
+    acov[:, 0] = np.var(x, axis=-1).mean(axis=-1)  # lag 0: each chain's own variance
+    leading_autocov(x, *_variances(x, acov[:, 0]), min(DIRECT_LAGS, draws), acov)
     tau, final = _geyer_tau(_autocorr(x, acov))
     if not final.all():
         rest = x[~final]

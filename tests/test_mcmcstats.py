@@ -129,7 +129,8 @@ def test_direct_autocovariances_stop_at_geyers_cut_off() -> None:
     rng = np.random.default_rng(17)
     x = np.stack((rng.normal(size=(4, 500)), rng.normal(size=(4, 500)).cumsum(axis=-1)))
     acov = np.full((2, 500), np.nan)
-    mcmckernels.leading_autocov(x, 50, acov)
+    acov[:, 0] = np.var(x, axis=-1).mean(axis=-1)
+    mcmckernels.leading_autocov(x, *mcmcstats._variances(x, acov[:, 0]), 50, acov)
     computed = (~np.isnan(acov)).sum(axis=1)
     rho = mcmcstats._autocorr(x, acov)
     pairs = [1 + rho[0, 1]] + [rho[0, t] + rho[0, t + 1] for t in range(2, computed[0], 2)]
