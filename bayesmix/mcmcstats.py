@@ -14,6 +14,7 @@ them, and the quantities split over the cores. The results equal ArviZ's (tested
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from functools import partial
 
@@ -77,9 +78,17 @@ def _normal_scores(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flat = np.ascontiguousarray(x.reshape(q, size))
     bulk, folded = np.empty((q, size), dtype=np.intp), np.empty((q, size), dtype=np.intp)
     rank_codes(flat, np.argsort(flat, axis=-1), bulk, folded)
+    scores = _score_table(size)
+    return scores[bulk].reshape(x.shape), scores[folded].reshape(x.shape)
+
+
+@functools.lru_cache(maxsize=8)
+def _score_table(size: int) -> np.ndarray:
+    """Return the normal scores of the ranks 1, 1.5, ..., size (read-only, shared)."""
     ranks = np.arange(2 * size - 1) / 2.0 + 1.0
     scores = ndtri((ranks - 3 / 8) / (size - 2 * 3 / 8 + 1))
-    return scores[bulk].reshape(x.shape), scores[folded].reshape(x.shape)
+    scores.flags.writeable = False
+    return np.asarray(scores)
 
 
 def _rhat_plain(x: np.ndarray) -> np.ndarray:
