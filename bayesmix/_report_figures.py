@@ -103,12 +103,7 @@ def posterior_predictive_tree(
         y = np.sort(rng.choice(y, size=PPC_MAX_POINTS, replace=False))
     draws = result.draws.thin(n_draws)
     reps = np.stack(
-        [
-            dens.sample_predictive(
-                y.size, dens.Draws(draws.weights[[s]], draws.mu[[s]], draws.sigma[[s]]), rng
-            )
-            for s in range(draws.n_draws)
-        ]
+        [dens.sample_predictive(y.size, draws.take([s]), rng) for s in range(draws.n_draws)]
     )
     obs = np.arange(y.size)
     pp = xr.Dataset(

@@ -44,8 +44,11 @@ def reproduce_code(result: MixtureResult) -> str:
         data = f"    return np.array([\n{values}\n    ])"
     else:
         data = '    return bm.load("fit.nc").data  # the fit of this report, saved as fit.nc'
-    priors = "".join(f"            {k}={_py(v)},\n" for k, v in p.to_dict().items())
+    fields = p.fields_of(result.spec.family)
+    priors = "".join(f"            {k}={_py(v)},\n" for k, v in p.to_dict().items() if k in fields)
     args = [f"n_components={result.n_components}", f"priors=bm.Priors(\n{priors}        )"]
+    if result.spec.family != "normal":
+        args.insert(1, f"family={result.spec.family!r}")
     keys = ("draws", "tune", "chains", "cores", "target_accept", "random_seed", "sampler")
     s = result.sampler_settings
     args += [f"{k}={_py(s[k])}" for k in keys if s.get(k) is not None]

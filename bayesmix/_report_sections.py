@@ -88,6 +88,8 @@ _PRIOR_TEXT = {
     "mu_scale": ("s", "2 sd(y)"),
     "sigma_scale": ("\N{GREEK SMALL LETTER TAU}", "sd(y)"),
     "sigma_prior": ("", "halfnormal"),
+    "nu_shape": ("", "2"),
+    "nu_rate": ("", "0.1"),
 }
 #: sigma_prior -> its distribution, as (HTML, plain text).
 _SIGMA_PRIOR = {
@@ -99,17 +101,22 @@ _SIGMA_PRIOR = {
 
 def _model_section(result: MixtureResult) -> r.Section:
     p, k, n = result.spec.priors, result.n_components, result.data.size
-    prior = p.to_dict()
-    family = str(prior.get("sigma_prior", "halfnormal"))
+    family = result.family
+    prior = {
+        name: value for name, value in p.to_dict().items() if name in p.fields_of(family.name)
+    }
+    params = ", ".join(f"{q.symbol}{{sub}}" for q in family.parameters)
+    params_text = ", ".join(f"{q.name}_k" for q in family.parameters)
+    sigma_family = str(prior.get("sigma_prior", "halfnormal"))
     sigma_html, sigma_text = _SIGMA_PRIOR.get(
-        family, (f"{escape(family)}(&tau;)", f"{family}(tau)")
+        sigma_family, (f"{escape(sigma_family)}(&tau;)", f"{sigma_family}(tau)")
     )
     sub = "<sub>{}</sub>".format
     lines = (
         (
             f"y{sub('i')} ~ &sum;{sub('k=1')}<sup>{k}</sup> w{sub('k')} &middot; "
-            f"Normal(&mu;{sub('k')}, &sigma;{sub('k')}), &nbsp; i = 1, &hellip;, {n}",
-            f"y_i ~ sum_{{k=1}}^{k} w_k Normal(mu_k, sigma_k),  i = 1, ..., {n}",
+            f"{family.title}({params.format(sub=sub('k'))}), &nbsp; i = 1, &hellip;, {n}",
+            f"y_i ~ sum_{{k=1}}^{k} w_k {family.title}({params_text}),  i = 1, ..., {n}",
         ),
         ("w ~ Dirichlet(&alpha;, &hellip;, &alpha;)", "w ~ Dirichlet(alpha, ..., alpha)"),
         (
@@ -118,8 +125,9 @@ def _model_section(result: MixtureResult) -> r.Section:
             "mu_k ~ Normal(m, s)" + (f",  mu_1 < ... < mu_{k}" if k > 1 else ""),
         ),
         (f"&sigma;{sub('k')} ~ {sigma_html}", f"sigma_k ~ {sigma_text}"),
+        *family.prior_lines(p),
     )
-    default = Priors().resolve(result.data).to_dict()
+    default = Priors().resolve(result.data, family.name).to_dict()
     rows = []
     for name, value in prior.items():
         symbol, rule = _PRIOR_TEXT.get(name, ("", "?"))
@@ -195,19 +203,20 @@ def _diagnostics(result: MixtureResult) -> tuple[r.Section, list[r.Alert]]:
 def _components_section(result: MixtureResult) -> r.Section:
     comp = result.components
     pct = f"{comp.attrs['ci_prob']:.0%}"
+    labels = ("weight", *(q.label for q in result.family.parameters))
     rows = tuple(
         (
             str(k),
             *(
                 f"{_f(comp.at[k, c])} [{_f(comp.at[k, c + '_lower'])}, "
                 f"{_f(comp.at[k, c + '_upper'])}]"
-                for c in ("weight", "mean", "sigma")
+                for c in labels
             ),
         )
         for k in comp.index
     )
     head = r.Text(f"Posterior mean and {pct} equal-tailed credible interval of each component.")
-    table = r.Table(("component", "weight", "mean", "sigma"), rows)
+    table = r.Table(("component", *labels), rows)
     summary = _frame_table(result.summary(), "parameter")
     text = r.Text("ArviZ summary of the posterior (the numbers the reproduce code prints):")
     return r.Section("components", "Components", (head, table, text, summary))
@@ -316,8 +325,14 @@ def build_document(
     )
     k, n = result.n_components, result.data.size
     version = _attr_json(result, "bayesmix_versions").get("bayesmix", "(version not recorded)")
-    meta = [f"{k}-component normal mixture of {n} observations, fitted with bayesmix {version}."]
+    meta = [
+        f"{k}-component {result.family.title} mixture of {n} observations, fitted with bayesmix {version}."
+    ]
     if timestamp is not None:
         meta.append(f"Report made {timestamp}.")
-    head = title if title is not None else f"bayesmix report: {k}-component normal mixture"
+    head = (
+        title
+        if title is not None
+        else f"bayesmix report: {k}-component {result.family.title} mixture"
+    )
     return r.Document(head, tuple(meta), sections, (*data_alerts, *verdict))

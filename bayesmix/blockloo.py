@@ -23,6 +23,7 @@ import xarray as xr
 from arviz_stats import loo
 from arviz_stats.utils import ELPDData
 
+from bayesmix.families import get_family
 from bayesmix.loglik import log_likelihood_dataset
 
 __all__ = ["BLOCK_VALUES", "block_loo"]
@@ -40,7 +41,12 @@ def _r_eff(posterior: xr.Dataset) -> float:
     return float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples)
 
 
-def block_loo(posterior: xr.Dataset, y: np.ndarray, max_values: int = BLOCK_VALUES) -> ELPDData:
+def block_loo(
+    posterior: xr.Dataset,
+    y: np.ndarray,
+    max_values: int = BLOCK_VALUES,
+    family: str = "normal",
+) -> ELPDData:
     """PSIS-LOO of a mixture fit, computed in blocks of at most ``max_values`` values.
 
     Parameters
@@ -51,6 +57,8 @@ def block_loo(posterior: xr.Dataset, y: np.ndarray, max_values: int = BLOCK_VALU
         The observations.
     max_values : int, default BLOCK_VALUES
         Largest number of log-likelihood values held at once.
+    family : str, default "normal"
+        The component family of the fit.
 
     Returns
     -------
@@ -58,12 +66,12 @@ def block_loo(posterior: xr.Dataset, y: np.ndarray, max_values: int = BLOCK_VALU
         As :func:`arviz_stats.loo` with ``pointwise=True``, without ``log_weights``.
     """
     reff = _r_eff(posterior)  # over every posterior variable, as ArviZ does
-    posterior = posterior[["weights", "mu", "sigma"]]
+    posterior = posterior[["weights", *get_family(family).names]]
     n_samples = posterior.sizes["chain"] * posterior.sizes["draw"]
     block = max(1, max_values // n_samples)
     parts = []
     for start in range(0, y.size, block):
-        ll = log_likelihood_dataset(posterior, y[start : start + block])
+        ll = log_likelihood_dataset(posterior, y[start : start + block], family)
         ll = ll.assign_coords(obs=np.arange(start, start + ll.sizes["obs"]))
         tree = xr.DataTree.from_dict({"posterior": posterior, "log_likelihood": ll})
         part = loo(tree, pointwise=True, var_name="y", reff=reff)

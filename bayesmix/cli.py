@@ -79,6 +79,7 @@ def _read(prog: str, args: argparse.Namespace) -> Any:
 
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
+        "family": args.family,
         "draws": args.draws,
         "tune": args.tune,
         "chains": args.chains,
@@ -209,10 +210,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _sampler_options() -> _Parser:
+    from bayesmix.families import FAMILIES
     from bayesmix.fitting import SAMPLERS
 
     p = _Parser(add_help=False)
     p.add_argument("--column", help="column name (or position from 1) holding the data")
+    p.add_argument(
+        "--family",
+        choices=sorted(FAMILIES),
+        default="normal",
+        help="component family (default normal; student_t is robust to outliers)",
+    )
     p.add_argument("--seed", type=int, default=None, help="random_seed (default: drawn, recorded)")
     p.add_argument("--draws", type=int, default=1000, help="draws per chain (default 1000)")
     p.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default 1000)")

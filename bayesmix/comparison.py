@@ -78,9 +78,10 @@ def _score(result: MixtureResult, moment_match: bool) -> tuple[ELPDData | None, 
         n_values = posterior.sizes["chain"] * posterior.sizes["draw"] * result.data.size
         if n_values > LOG_LIK_MAX_VALUES:  # bounded memory: exact LOO, block by block
             note = "PSIS-LOO in blocks (large N); moment matching skipped"
-            return block_loo(posterior, result.data), [note]
+            return block_loo(posterior, result.data, family=result.spec.family), [note]
         tree = tree.copy()
-        tree["log_likelihood"] = xr.DataTree(log_likelihood_dataset(posterior, result.data))
+        ll = log_likelihood_dataset(posterior, result.data, result.spec.family)
+        tree["log_likelihood"] = xr.DataTree(ll)
     with warnings.catch_warnings():
         for message in _SUMMARISED:
             warnings.filterwarnings("ignore", message=message, category=UserWarning)

@@ -1,26 +1,24 @@
 """Mixture maths on posterior draws: densities, bands, memberships, predictive samples.
 
-NumPy, the row kernels of :mod:`bayesmix.likelihood` and the kernels of
-:mod:`bayesmix.quantiles` for the bands: no PyMC, no xarray. Every function takes the
-posterior as three arrays of shape ``(S, K)`` (S draws, K components) and evaluation
-points ``x`` of shape ``(n,)``. Work is done in chunks of ``x`` so that no array of size
-``S * n * K`` exists at once: evaluating a million points costs time, not memory. The
-density band stores not even the (S, n) densities: one fused kernel computes them 8
-points at a time, with their mean and quantiles.
+Generic over component families: the family's NumPy log density
+(:attr:`bayesmix.families.Family.logpdf`) gives each draw's component terms, and
+everything here is log-sum-exp, softmax, means and quantiles over them. No PyMC, no
+xarray. The posterior is a :class:`Draws` (weights and parameters of shape ``(S, K)``);
+evaluation points ``x`` have shape ``(n,)``. Work is done in chunks of ``x`` so that no
+array of more than ``CHUNK_ELEMENTS`` values exists at once: evaluating a million
+points costs time, not memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
+from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import logsumexp, softmax
 
-from bayesmix.likelihood import log_density_rows, responsibility_rows
-from bayesmix.parallel import run_parallel, split_work
-from bayesmix.quantiles import density_quantiles, mixture_densities, quantiles
+from bayesmix.families import Family, get_family
 
 __all__ = [
     "Band",
@@ -36,25 +34,59 @@ __all__ = [
     "sample_predictive",
 ]
 
-#: Largest number of float64 elements an intermediate array may hold: draws x chunk x K
-#: for memberships, draws x chunk for densities (which hold no per-component terms).
+#: Largest number of float64 elements an intermediate array may hold (draws x chunk x K).
 CHUNK_ELEMENTS = 2**21  # 16 MiB
-_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
-_SQRT_2PI = np.sqrt(2.0 * np.pi)
 
 
 @dataclass(frozen=True)
 class Draws:
-    """Posterior draws of a normal mixture, flattened over chains: arrays of shape (S, K)."""
+    """Posterior draws of a mixture, flattened over chains.
 
+    Parameters
+    ----------
+    family : Family
+        The component family.
+    weights : numpy.ndarray
+        Mixture weights, shape (S, K).
+    params : mapping of str to numpy.ndarray
+        The family's parameters on the data's scale by name, each (S, K).
+    """
+
+    family: Family
     weights: np.ndarray
-    mu: np.ndarray
-    sigma: np.ndarray
+    params: Mapping[str, np.ndarray]
 
     def __post_init__(self) -> None:
-        shapes = {self.weights.shape, self.mu.shape, self.sigma.shape}
+        missing = set(self.family.names) - set(self.params)
+        if missing:
+            raise ValueError(f"draws of the {self.family.name} family need {sorted(missing)}")
+        shapes = {self.weights.shape} | {self.params[n].shape for n in self.family.names}
         if len(shapes) != 1 or self.weights.ndim != 2:
-            raise ValueError(f"weights, mu and sigma must share one (S, K) shape, got {shapes}")
+            raise ValueError(f"weights and parameters must share one (S, K) shape, got {shapes}")
+
+    @classmethod
+    def from_posterior(cls, posterior: Any, family: str | Family) -> Draws:
+        """Read the draws of ``weights`` and the family's parameters from a posterior.
+
+        ``posterior`` is a Dataset or DataTree node with dims (chain, draw, component);
+        (chain, draw) is flattened in C order, as xarray's ``stack`` would.
+        """
+        fam = get_family(family) if isinstance(family, str) else family
+
+        def flat(name: str) -> np.ndarray:
+            values = np.asarray(posterior[name].transpose("chain", "draw", "component").values)
+            return np.ascontiguousarray(values.reshape(-1, values.shape[-1]), dtype=np.float64)
+
+        return cls(fam, flat("weights"), {name: flat(name) for name in fam.names})
+
+    @classmethod
+    def normal(cls, weights: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> Draws:
+        """Draws of a normal mixture from its three (S, K) arrays."""
+        return cls(get_family("normal"), weights, {"mu": mu, "sigma": sigma})
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """The draws of ``weights`` or of one parameter, by name."""
+        return self.weights if name == "weights" else self.params[name]
 
     @property
     def n_draws(self) -> int:
@@ -66,12 +98,16 @@ class Draws:
         """Number of components K."""
         return int(self.weights.shape[1])
 
+    def take(self, index: Any) -> Draws:
+        """The draws at ``index`` (an index array or slice over S)."""
+        params = {name: values[index] for name, values in self.params.items()}
+        return Draws(self.family, self.weights[index], params)
+
     def thin(self, max_draws: int | None) -> Draws:
         """Keep at most ``max_draws`` evenly spaced draws (all of them if None)."""
         if max_draws is None or max_draws >= self.n_draws:
             return self
-        idx = np.linspace(0, self.n_draws - 1, max_draws).round().astype(int)
-        return Draws(self.weights[idx], self.mu[idx], self.sigma[idx])
+        return self.take(np.linspace(0, self.n_draws - 1, max_draws).round().astype(int))
 
 
 @dataclass(frozen=True)
@@ -102,39 +138,23 @@ def _chunks(n: int, per_point: int) -> Iterator[slice]:
 
 
 def _joint_logpdf(x: np.ndarray, d: Draws) -> np.ndarray:
-    """log(w_k) + log N(x | mu_k, sigma_k) for every draw, point and component: (S, c, K)."""
+    """log(w_k) + log p(x | theta_k) for every draw, point and component: (S, c, K)."""
+    params = [d.params[name][:, None, :] for name in d.family.names]
     with np.errstate(divide="ignore"):  # an empty component's weight may underflow to 0
-        const = np.log(d.weights) - np.log(d.sigma) - _LOG_SQRT_2PI
-    z = (x[None, :, None] - d.mu[:, None, :]) / d.sigma[:, None, :]
-    return const[:, None, :] - 0.5 * z * z
-
-
-def _by_draws(kernel: Callable[..., None], x: np.ndarray, d: Draws, out: np.ndarray) -> np.ndarray:
-    """Run a row kernel of :mod:`bayesmix.likelihood` into ``out``, draws split over cores.
-
-    The kernels release the GIL and rows of draws are independent, so threads over
-    contiguous blocks of rows give the same numbers, in parallel.
-    """
-    with np.errstate(divide="ignore"):  # an empty component's weight may underflow to 0
-        logw = np.ascontiguousarray(np.log(d.weights), dtype=np.float64)
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    mu = np.ascontiguousarray(d.mu, dtype=np.float64)
-    sigma = np.ascontiguousarray(d.sigma, dtype=np.float64)
-    parts = split_work(d.n_draws, out.size)
-    run_parallel([partial(kernel, x, logw[p], mu[p], sigma[p], out[p]) for p in parts])
-    return out
+        logw = np.log(d.weights)[:, None, :]
+    return logw + d.family.logpdf(x[None, :, None], *params)
 
 
 def _log_density_draws(x: np.ndarray, d: Draws) -> np.ndarray:
-    """Log p(x | theta_s) for every draw s and point: (S, c), by the fused numba kernel."""
-    return _by_draws(log_density_rows, x, d, np.empty((d.n_draws, x.size)))
+    """Log p(x | theta_s) for every draw s and point: (S, c)."""
+    return np.asarray(logsumexp(_joint_logpdf(x, d), axis=2))
 
 
 def pdf(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
     """Posterior predictive density ``p(x | y) = mean_s p(x | theta_s)``, shape (n,)."""
     pts = _as_points(x)
     out = np.empty(pts.size)
-    for sl in _chunks(pts.size, draws.n_draws):
+    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
         out[sl] = np.exp(_log_density_draws(pts[sl], draws)).mean(axis=0)
     return out
 
@@ -143,65 +163,41 @@ def log_pdf(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
     """Log of the posterior predictive density, computed stably, shape (n,)."""
     pts = _as_points(x)
     out = np.empty(pts.size)
-    for sl in _chunks(pts.size, draws.n_draws):
+    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
         out[sl] = logsumexp(_log_density_draws(pts[sl], draws), axis=0) - np.log(draws.n_draws)
     return out
 
 
 def pointwise_log_lik(y: np.ndarray, draws: Draws) -> np.ndarray:
     """Log p(y_i | theta_s) for every draw and observation, shape (S, n)."""
-    # one pass: the output is (S, n) anyway, and the kernel needs no temporaries
-    return _log_density_draws(_as_points(y), draws)
+    pts = _as_points(y)
+    out = np.empty((draws.n_draws, pts.size))
+    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
+        out[:, sl] = _log_density_draws(pts[sl], draws)
+    return out
 
 
 def _interval(values: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise equal-tailed interval over axis 0: ``np.quantile``'s values."""
+    """Pointwise equal-tailed interval over axis 0."""
     tail = (1.0 - ci_prob) / 2.0
-    lo, hi = quantiles(values, np.array([tail, 1.0 - tail]))
+    lo, hi = np.quantile(values, [tail, 1.0 - tail], axis=0)
     return lo, hi
 
 
-def _normal_terms(d: Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(coef, mu, half_inv)`` of :func:`bayesmix.quantiles.mixture_densities`: (K, S) each.
-
-    Transposed and contiguous, so that the kernels' loops over the draws vectorise.
-    """
-    sigma = np.ascontiguousarray(d.sigma.T, dtype=np.float64)
-    coef = np.ascontiguousarray(d.weights.T.astype(np.float64) / (sigma * _SQRT_2PI))
-    return coef, np.ascontiguousarray(d.mu.T, dtype=np.float64), 0.5 / sigma
-
-
 def density_band(x: np.ndarray | list[float], draws: Draws, ci_prob: float) -> Band:
-    """Posterior mean density and its pointwise equal-tailed ``ci_prob`` interval.
-
-    The S densities at each point are ``sum_k w_k exp(-z_k^2 / 2) / (sigma_k sqrt(2 pi))``
-    with an inline vectorised ``exp``, not the log-sum-exp of :func:`pdf`: they agree to
-    ~1e-16 * |log density| in relative terms. The fused kernel of
-    :func:`bayesmix.quantiles.density_quantiles` computes them 8 points at a time, with
-    their mean and ``np.quantile``'s interval of them bit for bit, and stores no (S, n)
-    array.
-    """
+    """Posterior mean density and its pointwise equal-tailed ``ci_prob`` interval."""
     pts = _as_points(x)
-    tail = (1.0 - ci_prob) / 2.0
-    q = np.array([tail, 1.0 - tail])
-    terms = _normal_terms(draws)
-    fused = density_quantiles(pts, *terms, q)
-    if fused is not None:
-        mean, (lower, upper) = fused
-        return Band(mean, lower, upper, ci_prob)
-    # NumPy's special cases (one draw, ci_prob = 1): its quantiles of the stored densities
     mean, lower, upper = (np.empty(pts.size) for _ in range(3))
-    for sl in _chunks(pts.size, draws.n_draws):
-        dens = mixture_densities(pts[sl], *terms)
-        mean[sl] = dens.mean(axis=1)
-        lower[sl], upper[sl] = np.quantile(dens, q, axis=1)
+    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
+        dens = np.exp(_log_density_draws(pts[sl], draws))
+        mean[sl] = dens.mean(axis=0)
+        lower[sl], upper[sl] = _interval(dens, ci_prob)
     return Band(mean, lower, upper, ci_prob)
 
 
 def responsibilities(x: np.ndarray, d: Draws) -> np.ndarray:
     """p(z = k | x, theta_s) for every draw, point and component: (S, c, K)."""
-    out = np.empty((d.n_draws, x.size, d.n_components))
-    return _by_draws(responsibility_rows, x, d, out)
+    return np.asarray(softmax(_joint_logpdf(_as_points(x), d), axis=2))
 
 
 def predict_proba(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
@@ -226,7 +222,7 @@ def membership_band(x: np.ndarray | list[float], draws: Draws, ci_prob: float) -
 
 
 def component_curves(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
-    """Posterior mean of each weighted component density ``w_k N(x | mu_k, sigma_k)``: (K, n).
+    """Posterior mean of each weighted component density ``w_k p(x | theta_k)``: (K, n).
 
     The K curves sum to :func:`pdf` at every point.
     """
@@ -237,14 +233,23 @@ def component_curves(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
     return out
 
 
-def sample_predictive(n: int, draws: Draws, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``n`` values from the posterior predictive distribution.
+def sample_components(
+    n: int, draws: Draws, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` values from the posterior predictive, with the component of each.
 
     Each value picks a posterior draw uniformly, then a component by its weights, then a
-    normal value, so parameter uncertainty is propagated.
+    value from that component (the family's ``rvs``), so parameter uncertainty is
+    propagated.
     """
     s = rng.integers(draws.n_draws, size=n)
     cum = np.cumsum(draws.weights[s], axis=1)
     u = rng.random(n)[:, None] * cum[:, -1:]
     k = np.minimum((u > cum).sum(axis=1), draws.n_components - 1)
-    return rng.normal(draws.mu[s, k], draws.sigma[s, k])
+    params = [draws.params[name][s, k] for name in draws.family.names]
+    return draws.family.rvs(rng, *params), k
+
+
+def sample_predictive(n: int, draws: Draws, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``n`` values from the posterior predictive distribution."""
+    return sample_components(n, draws, rng)[0]

@@ -10,6 +10,7 @@ ordered means can hide).
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesmix.density import Draws, pointwise_log_lik
+from bayesmix.families import Family, get_family
 from bayesmix.mcmcstats import convergence, tail_prob
 
 __all__ = [
@@ -109,7 +111,7 @@ class Diagnostics:
 
 
 def _quantities(
-    idata: xr.DataTree, draws: dict[str, np.ndarray], y: np.ndarray
+    idata: xr.DataTree, draws: dict[str, np.ndarray], y: np.ndarray, family: Family
 ) -> tuple[list[str], np.ndarray, list[str]]:
     """Every checked scalar per draw: names, values (quantity, chain, draw), label-free names.
 
@@ -119,11 +121,11 @@ def _quantities(
     log-likelihood). They mean the same whatever the components' order, so a posterior
     with several modes shows up in them even when the ordered means look fine.
     """
-    chains, n_draws, n_comp = draws["mu"].shape
+    chains, n_draws, n_comp = draws["weights"].shape
     components = np.asarray(idata["posterior"]["component"])
     names: list[str] = []
     rows: list[np.ndarray] = []
-    for name in (["weights"] if n_comp > 1 else []) + ["mu", "sigma"]:
+    for name in (["weights"] if n_comp > 1 else []) + list(family.names):
         names += [f"{name}[{k}]" for k in components]
         rows += [draws[name][..., j] for j in range(n_comp)]
     invariant = []
@@ -132,8 +134,9 @@ def _quantities(
         invariant += [f"weights_sorted[{j}]" for j in range(n_comp)]
         rows += list(np.moveaxis(ranked, -1, 0))
     grid = np.quantile(y, GRID_QUANTILES)
-    flat = [draws[v].reshape(-1, n_comp) for v in ("weights", "mu", "sigma")]
-    dens = np.exp(pointwise_log_lik(grid, Draws(*flat))).reshape(chains, n_draws, grid.size)
+    flat = {v: draws[v].reshape(-1, n_comp) for v in family.names}
+    flat_draws = Draws(family, draws["weights"].reshape(-1, n_comp), flat)
+    dens = np.exp(pointwise_log_lik(grid, flat_draws)).reshape(chains, n_draws, grid.size)
     invariant += [f"density(q{round(100 * q)})" for q in GRID_QUANTILES]
     rows += list(np.moveaxis(dens, -1, 0))
     stats: Any = idata["sample_stats"] if "sample_stats" in idata.children else {}
@@ -221,7 +224,8 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     Parameters
     ----------
     idata : xarray.DataTree
-        A tree with a ``posterior`` group holding ``weights``, ``mu`` and ``sigma``, an
+        A tree with a ``posterior`` group holding ``weights`` and the parameters of the
+        family its ``bayesmix_spec`` attribute names (default normal: ``mu``, ``sigma``), an
         ``observed_data`` group and, optionally, ``sample_stats`` (for divergences) and
         ``log_likelihood``.
 
@@ -230,12 +234,13 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     Diagnostics
     """
     post = idata["posterior"]
+    family = get_family(json.loads(idata.attrs.get("bayesmix_spec", "{}")).get("family", "normal"))
     draws = {  # each (chain, draw, component), read once for every check below
         v: np.asarray(post[v].transpose("chain", "draw", "component").values)
-        for v in ("weights", "mu", "sigma")
+        for v in ("weights", *family.names)
     }
     y = np.asarray(idata["observed_data"]["y"].values)
-    names, values, invariant = _quantities(idata, draws, y)
+    names, values, invariant = _quantities(idata, draws, y, family)
     table = _table(names, values, invariant)
     n_samples = int(post.sizes["chain"] * post.sizes["draw"])
     divergences = 0

@@ -18,13 +18,13 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from bayesmix._nutpie import _layout, _standard_layout, sample_nutpie
 from bayesmix.data import as_observations, check_n_components
-from bayesmix.likelihood import register_jax
 from bayesmix.loglik import lazy_log_likelihood_dataset, log_likelihood_dataset
-from bayesmix.model import build_model, jittered_starts, start_values
+from bayesmix.model import build_model, start_values
+from bayesmix.nutpie_sampler import sample_nutpie
 from bayesmix.result import MixtureResult
-from bayesmix.spec import MixtureSpec, Priors
+from bayesmix.spec import FamilyName, MixtureSpec, Priors
+from bayesmix.starts import StartValues
 from bayesmix.stray import consensus_start, record_rerun, splice_chains
 
 __all__ = [
@@ -40,7 +40,8 @@ Sampler = Literal["auto", "pymc", "nutpie", "numpyro", "blackjax"]
 SAMPLERS: tuple[str, ...] = ("auto", "pymc", "nutpie", "numpyro", "blackjax")
 #: Python module each optional sampler needs.
 _SAMPLER_MODULE = {"nutpie": "nutpie", "numpyro": "numpyro", "blackjax": "blackjax"}
-#: JAX-based samplers: the fused likelihood needs its JAX implementation registered.
+#: JAX-based samplers: they sample the model's pointwise form (pm.Mixture), since the
+#: fused likelihood is a numba kernel.
 _JAX_SAMPLERS = ("numpyro", "blackjax")
 
 
@@ -151,34 +152,40 @@ def sample(
     """Run NUTS on a model from :func:`build_model` and return the DataTree.
 
     Every chain starts near the k-means solution (see :func:`bayesmix.model.start_values`)
-    with a small jitter, so that chains begin in the posterior's main mode. The returned
-    tree has groups ``posterior``, ``sample_stats``, ``log_likelihood`` (computed when
-    first read, see :mod:`bayesmix.loglik`; left out when chains x draws x N exceeds
-    ``LOG_LIK_STORE_MAX_VALUES``) and ``observed_data``; its attrs
-    record the spec, the settings and the data fingerprint. ``start`` (constrained
-    ``weights``, ``mu_z``, ``sigma_z``) replaces the k-means start. ``model`` None means
-    ``build_model(y, spec)``, built only if the sampler needs its graph (nutpie's direct
-    path does not: :mod:`bayesmix._posterior`).
+    with a small jitter (:mod:`bayesmix.starts`), so that chains begin in the posterior's
+    main mode. The returned tree has groups ``posterior``, ``sample_stats``,
+    ``log_likelihood`` (computed when first read, see :mod:`bayesmix.loglik`; left out
+    when chains x draws x N exceeds ``LOG_LIK_STORE_MAX_VALUES``) and ``observed_data``;
+    its attrs record the spec, the settings and the data fingerprint. ``start``
+    (constrained values of the sampled variables) replaces the k-means start.
+
+    ``model`` is what is sampled. None means the standard model ``build_model(y, spec)``
+    (for the JAX samplers its pointwise form, the same density), which nutpie compiles
+    once per family, K and sigma prior and reuses with new data; a model you pass
+    (extended, say) is compiled from its own graph.
     """
     if start is None:
         start = start_values(y, spec)
-    direct = _direct_path(settings, sample_kwargs)
-    if model is None and not direct:
-        model = build_model(y, spec)
-    layout = _standard_layout(spec.n_components) if model is None else _layout(model)
-    free = {name for name, _ in layout}
-    start = {name: np.asarray(v) for name, v in start.items() if name in free}
     cores = settings.cores
     if cores is None:
         # PyMC's own default is half the CPUs (one job on a 2-core machine).
         cores = min(settings.chains, os.cpu_count() or 1)
-    if direct:
-        idata = _sample_nutpie(model, y, start, spec, settings, cores, progressbar, sample_kwargs)
+    if settings.sampler == "nutpie" and set(sample_kwargs) <= {"nuts", "nuts_sampler_kwargs"}:
+        nuts = {**sample_kwargs.get("nuts", {}), **sample_kwargs.get("nuts_sampler_kwargs", {})}
+        try:
+            idata = sample_nutpie(
+                model, y, spec, start, draws=settings.draws, tune=settings.tune,
+                chains=settings.chains, cores=cores, random_seed=settings.random_seed,
+                target_accept=settings.target_accept, progressbar=progressbar, **nuts,
+            )  # fmt: skip
+        except (RuntimeError, FloatingPointError) as err:
+            raise _sampling_error(err, settings.sampler, spec) from err
     else:
-        assert model is not None
+        if model is None:
+            model = build_model(y, spec, pointwise=settings.sampler in _JAX_SAMPLERS)
         idata = _sample_pymc(model, start, spec, settings, cores, progressbar, sample_kwargs)
     if "log_likelihood" not in idata.children:
-        _attach_log_likelihood(idata, y)
+        _attach_log_likelihood(idata, y, spec)
     idata.attrs.update(
         {
             "bayesmix_spec": json.dumps(spec.to_dict()),
@@ -188,11 +195,6 @@ def sample(
         }
     )
     return idata
-
-
-def _direct_path(settings: SamplerSettings, sample_kwargs: dict[str, Any]) -> bool:
-    """Whether nutpie samples the built-in model without its PyMC graph."""
-    return settings.sampler == "nutpie" and set(sample_kwargs) <= {"nuts", "nuts_sampler_kwargs"}
 
 
 def _sampling_error(err: Exception, sampler: str, spec: MixtureSpec) -> SamplingError:
@@ -206,37 +208,6 @@ def _sampling_error(err: Exception, sampler: str, spec: MixtureSpec) -> Sampling
     )
 
 
-def _sample_nutpie(
-    model: pm.Model | None,
-    y: np.ndarray,
-    start: dict[str, np.ndarray],
-    spec: MixtureSpec,
-    settings: SamplerSettings,
-    cores: int,
-    progressbar: bool,
-    sample_kwargs: dict[str, Any],
-) -> xr.DataTree:
-    """Nutpie called directly, reusing the compiled model (see :mod:`bayesmix._nutpie`)."""
-    nuts = {**sample_kwargs.get("nuts", {}), **sample_kwargs.get("nuts_sampler_kwargs", {})}
-    try:
-        return sample_nutpie(
-            model,
-            y,
-            spec,
-            start,
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=cores,
-            random_seed=settings.random_seed,
-            target_accept=settings.target_accept,
-            progressbar=progressbar,
-            **nuts,
-        )
-    except (RuntimeError, FloatingPointError) as err:
-        raise _sampling_error(err, settings.sampler, spec) from err
-
-
 def _sample_pymc(
     model: pm.Model,
     start: dict[str, np.ndarray],
@@ -247,15 +218,13 @@ def _sample_pymc(
     sample_kwargs: dict[str, Any],
 ) -> xr.DataTree:
     """``pm.sample`` with our starts, for PyMC's NUTS, numpyro and nutpie with extras."""
-    kwargs = _start_kwargs(start, settings)
+    kwargs = _start_kwargs(model, start, settings)
     if "nuts" in kwargs and "nuts" in sample_kwargs:
         sample_kwargs = {**sample_kwargs, "nuts": {**kwargs["nuts"], **sample_kwargs["nuts"]}}
     kwargs.update(sample_kwargs)
     if settings.sampler == "pymc" and _jax_started():
         # Forking a process whose JAX runtime has started threads can deadlock.
         kwargs.setdefault("mp_ctx", "forkserver")
-    if settings.sampler in _JAX_SAMPLERS:
-        register_jax()  # the fused likelihood's JAX twin; imports JAX only now
     try:
         idata = pm.sample(
             draws=settings.draws,
@@ -270,6 +239,14 @@ def _sample_pymc(
             model=model,
             **kwargs,
         )
+    except NotImplementedError as err:
+        if settings.sampler in _JAX_SAMPLERS and "FusedMixtureLogLik" in str(err):
+            raise ValueError(
+                f"sampler={settings.sampler!r} runs on JAX, which cannot evaluate the "
+                "fused likelihood of this model; build it with "
+                "bm.build_model(y, spec, pointwise=True) (the same density)"
+            ) from err
+        raise
     except (RuntimeError, FloatingPointError, pm.exceptions.SamplingError) as err:
         raise _sampling_error(err, settings.sampler, spec) from err
     return idata
@@ -285,22 +262,17 @@ def _jax_started() -> bool:
     return bool(getattr(bridge, "_backends", None))
 
 
-def _start_kwargs(start: dict[str, np.ndarray], settings: SamplerSettings) -> dict[str, Any]:
+def _start_kwargs(
+    model: pm.Model, start: dict[str, np.ndarray], settings: SamplerSettings
+) -> dict[str, Any]:
     """Arguments to ``pm.sample`` that start every chain in the main mode, per sampler.
 
-    PyMC's default start jitters each unconstrained value by U(-1, 1); for the ordered
-    means that multiplies each gap by up to e, enough to put chains in different modes.
-    We start from k-means instead, with a small order-preserving jitter per chain.
     ``pm.sample``'s nutpie takes one start for all chains (bayesmix normally calls nutpie
-    directly, with per-chain starts): it gets one jittered start, because nutpie rejects
-    a start where any gradient component is exactly zero (as at the symmetric weights of
-    two equal clusters).
+    itself, with per-chain starts): it gets the first chain's.
     """
-    rng = np.random.default_rng([settings.random_seed, 0xB1E5])
-    starts = [
-        {name: v for name, v in s.items() if name in start}
-        for s in jittered_starts(start, settings.chains, rng)
-    ]
+    starts = StartValues.for_model(model, start).per_chain(
+        model, settings.chains, settings.random_seed
+    )
     if settings.sampler == "nutpie":
         return {"initvals": starts[0], "compile_kwargs": {"jitter_rvs": set()}}
     if settings.sampler == "pymc":
@@ -308,14 +280,16 @@ def _start_kwargs(start: dict[str, np.ndarray], settings: SamplerSettings) -> di
     return {"initvals": starts, "nuts": {"jitter": False}}
 
 
-def _attach_log_likelihood(idata: xr.DataTree, y: np.ndarray) -> None:
+def _attach_log_likelihood(idata: xr.DataTree, y: np.ndarray, spec: MixtureSpec) -> None:
     """Add the pointwise log-likelihood group, computed when first read (bayesmix.loglik).
 
     Left out above LOG_LIK_STORE_MAX_VALUES: once read, it would be held in memory.
     """
     posterior = idata["posterior"].to_dataset()
     if posterior.sizes["chain"] * posterior.sizes["draw"] * y.size <= LOG_LIK_STORE_MAX_VALUES:
-        idata["log_likelihood"] = xr.DataTree(lazy_log_likelihood_dataset(posterior, y))
+        idata["log_likelihood"] = xr.DataTree(
+            lazy_log_likelihood_dataset(posterior, y, spec.family)
+        )
 
 
 def package_versions() -> dict[str, str]:
@@ -352,6 +326,7 @@ def fit(
     data: Any,
     n_components: int | Literal["auto"] = 2,
     *,
+    family: FamilyName = "normal",
     priors: Priors | dict[str, Any] | None = None,
     draws: int = 1000,
     tune: int = 1000,
@@ -364,7 +339,7 @@ def fit(
     rerun_stray: bool = True,
     **sample_kwargs: Any,
 ) -> MixtureResult:
-    """Fit a Bayesian finite normal mixture by NUTS.
+    """Fit a Bayesian finite mixture by NUTS.
 
     Parameters
     ----------
@@ -375,6 +350,9 @@ def fit(
         Number of components K; at most the number of observations. "auto" fits every K
         in ``bayesmix.comparison.AUTO_COMPONENTS`` (1 to 6) with these options and returns
         the one :func:`bayesmix.compare` selects by PSIS-LOO (see its selection rule).
+    family : {"normal", "student_t"}, default "normal"
+        Component family (:mod:`bayesmix.families`): normal components, or Student-t
+        components with their own degrees of freedom ``nu``, robust to outliers.
     priors : Priors or dict, optional
         Prior overrides; anything left unset is scaled to the data (see :class:`Priors`).
     draws, tune : int, default 1000
@@ -436,12 +414,12 @@ def fit(
 
         candidates = [k for k in AUTO_COMPONENTS if k <= y.size]  # K <= n
         return compare(
-            y, candidates, priors=priors, draws=draws, tune=tune, chains=chains,
+            y, candidates, family=family, priors=priors, draws=draws, tune=tune, chains=chains,
             cores=cores, target_accept=target_accept, random_seed=random_seed,
             sampler=sampler, progressbar=progressbar, **sample_kwargs,
         ).best  # fmt: skip
     k = check_n_components(n_components, y.size)
-    spec = MixtureSpec.from_data(y, k, priors)
+    spec = MixtureSpec.from_data(y, k, priors, family)
     settings = SamplerSettings(
         draws=draws,
         tune=tune,
@@ -451,10 +429,10 @@ def fit(
         sampler=resolve_sampler(sampler),
         cores=cores,
     )
-    # nutpie's direct path needs no PyMC graph: then res.model is built on first access
-    model = None if _direct_path(settings, sample_kwargs) else build_model(y, spec)
-    idata = sample(model, y, spec, settings, progressbar=progressbar, **sample_kwargs)
-    result = MixtureResult(idata, model=model)
+    # model None: the standard model of spec, which nutpie compiles once per structure;
+    # res.model builds it for this data on first access
+    idata = sample(None, y, spec, settings, progressbar=progressbar, **sample_kwargs)
+    result = MixtureResult(idata)
     stray = result.diagnostics.stray_chains
     if rerun_stray and stray and len(stray) < settings.chains:
         result = _rerun_stray(result, y, spec, settings, stray, progressbar, sample_kwargs)
@@ -473,7 +451,7 @@ def _rerun_stray(
 ) -> MixtureResult:
     """Rerun the chains in a minor mode from the others' consensus (see bayesmix.stray)."""
     good = [c for c in range(settings.chains) if c not in stray]
-    start = consensus_start(result.idata, good)
+    start = consensus_start(result.idata, good, ("weights", *spec.components_family.sampled_names))
     seed = int(np.random.SeedSequence([settings.random_seed, 0x57A7]).generate_state(1)[0])
     rerun_settings = replace(settings, chains=len(stray), random_seed=seed)
     rerun = sample(
@@ -481,6 +459,6 @@ def _rerun_stray(
         **sample_kwargs,
     )  # fmt: skip
     idata = splice_chains(result.idata, rerun, stray)
-    _attach_log_likelihood(idata, y)
+    _attach_log_likelihood(idata, y, spec)
     record_rerun(idata, stray, seed, start)
     return MixtureResult(idata, model=result._model)

@@ -58,12 +58,13 @@ class FitFileError(ValueError):
         super().__init__(f"{str(self.path)!r} {problem}")
 
 
-def _derivable_log_lik(tree: xr.DataTree, y: np.ndarray) -> bool:
+def _derivable_log_lik(tree: xr.DataTree, y: np.ndarray, family: str) -> bool:
     """Whether the log_likelihood group is exactly what load would recompute."""
     if "log_likelihood" not in tree.children:
         return False
     stored = tree.children["log_likelihood"].to_dataset(inherit=False)
-    return stored.identical(log_likelihood_dataset(tree["posterior"].to_dataset(), y))
+    recomputed = log_likelihood_dataset(tree["posterior"].to_dataset(), y, family)
+    return stored.identical(recomputed)
 
 
 # -- save ---------------------------------------------------------------------------------
@@ -121,7 +122,9 @@ def save(result: MixtureResult, path: PathLike) -> pathlib.Path:
             "the fit's observed data do not match the data fingerprint recorded when it "
             "was fitted (bayesmix_data_sha256); the DataTree was modified after fitting"
         )
-    derived = ["log_likelihood"] if _derivable_log_lik(tree, result.data) else []
+    derived = (
+        ["log_likelihood"] if _derivable_log_lik(tree, result.data, result.spec.family) else []
+    )
     out = encode_tree(tree, skip=derived)
     out.attrs.update(
         {
@@ -251,7 +254,8 @@ def load(path: PathLike) -> MixtureResult:
         if "log_likelihood" in json.loads(raw.attrs[_DERIVED_ATTR]):
             y = np.asarray(tree["observed_data"]["y"].values, dtype=np.float64)
             post = tree["posterior"].to_dataset()
-            tree["log_likelihood"] = xr.DataTree(lazy_log_likelihood_dataset(post, y))
+            family = json.loads(tree.attrs["bayesmix_spec"]).get("family", "normal")
+            tree["log_likelihood"] = xr.DataTree(lazy_log_likelihood_dataset(post, y, family))
         result = MixtureResult(tree)
         k = result.spec.n_components  # parses the stored spec
     except (ValueError, TypeError, KeyError) as err:

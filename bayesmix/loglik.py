@@ -18,26 +18,27 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from bayesmix.density import Draws, pointwise_log_lik
+from bayesmix.families import Family, get_family
 
 __all__ = ["lazy_log_likelihood_dataset", "log_likelihood_dataset"]
 
-_PARAMETERS = ("weights", "mu", "sigma")
 
-
-def _draw_arrays(posterior: xr.DataTree | xr.Dataset) -> dict[str, np.ndarray]:
-    """weights, mu, sigma as arrays of shape (chain, draw, component)."""
+def _draw_arrays(posterior: xr.DataTree | xr.Dataset, family: Family) -> dict[str, np.ndarray]:
+    """Weights and the family's parameters as arrays of shape (chain, draw, component)."""
     return {
         name: np.asarray(posterior[name].transpose("chain", "draw", "component").values)
-        for name in _PARAMETERS
+        for name in ("weights", *family.names)
     }
 
 
-def _log_lik(arrays: dict[str, np.ndarray], y: np.ndarray) -> np.ndarray:
+def _log_lik(arrays: dict[str, np.ndarray], y: np.ndarray, family: Family) -> np.ndarray:
     """Return log p(y_i | theta) for draws of shape (chain, draw, K): (chain, draw, n)."""
-    chains, n_draws, k = arrays["mu"].shape
-    flat = [arrays[name].reshape(chains * n_draws, k) for name in _PARAMETERS]
+    chains, n_draws, k = arrays["weights"].shape
     # (chain, draw) flattened in C order, as xarray's stack would (but ~10x faster)
-    return pointwise_log_lik(y, Draws(*flat)).reshape(chains, n_draws, y.size)
+    flat = {name: v.reshape(chains * n_draws, k) for name, v in arrays.items()}
+    weights = flat.pop("weights")
+    draws = Draws(family, weights, flat)
+    return pointwise_log_lik(y, draws).reshape(chains, n_draws, y.size)
 
 
 def _coords(posterior: xr.DataTree | xr.Dataset, n: int) -> dict[str, np.ndarray]:
@@ -48,23 +49,27 @@ def _coords(posterior: xr.DataTree | xr.Dataset, n: int) -> dict[str, np.ndarray
     }
 
 
-def log_likelihood_dataset(posterior: xr.DataTree | xr.Dataset, y: np.ndarray) -> xr.Dataset:
+def log_likelihood_dataset(
+    posterior: xr.DataTree | xr.Dataset, y: np.ndarray, family: str = "normal"
+) -> xr.Dataset:
     """Pointwise log-likelihood ``log p(y_i | theta)`` per draw, as ArviZ's LOO expects.
 
     Computed from the posterior draws with the same maths as the densities (labels summed
     out), in chunks, rather than by PyMC, whose model transforms reject custom starts.
     """
-    values = _log_lik(_draw_arrays(posterior), np.asarray(y, dtype=np.float64))
+    fam = get_family(family)
+    values = _log_lik(_draw_arrays(posterior, fam), np.asarray(y, dtype=np.float64), fam)
     return xr.Dataset({"y": (("chain", "draw", "obs"), values)}, coords=_coords(posterior, len(y)))
 
 
 class _LazyLogLik(BackendArray):
     """The (chain, draw, obs) log-likelihood, computed for whatever part is read."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], y: np.ndarray) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], y: np.ndarray, family: Family) -> None:
         self._arrays = arrays
         self._y = y
-        chains, n_draws, _ = arrays["mu"].shape
+        self._family = family
+        chains, n_draws, _ = arrays["weights"].shape
         self.shape = (chains, n_draws, y.size)
         self.dtype = np.dtype(np.float64)
 
@@ -83,22 +88,25 @@ class _LazyLogLik(BackendArray):
             for name, values in self._arrays.items()
         }
         y = np.atleast_1d(self._y[obs])
-        out = _log_lik(arrays, y)
+        out = _log_lik(arrays, y, self._family)
         drop = tuple(
             i for i, k in enumerate((chain, draw, obs)) if isinstance(k, int | np.integer)
         )
         return out.squeeze(axis=drop) if drop else out
 
 
-def lazy_log_likelihood_dataset(posterior: xr.DataTree | xr.Dataset, y: np.ndarray) -> xr.Dataset:
+def lazy_log_likelihood_dataset(
+    posterior: xr.DataTree | xr.Dataset, y: np.ndarray, family: str = "normal"
+) -> xr.Dataset:
     """:func:`log_likelihood_dataset`, with values computed when first read.
 
     The same numbers as :func:`log_likelihood_dataset` (tested); reading all of them
     computes them once and keeps them, reading part of them (``isel``) computes that part.
     """
     y = np.asarray(y, dtype=np.float64)
+    fam = get_family(family)
     lazy = indexing.MemoryCachedArray(
-        indexing.LazilyIndexedArray(_LazyLogLik(_draw_arrays(posterior), y))
+        indexing.LazilyIndexedArray(_LazyLogLik(_draw_arrays(posterior, fam), y, fam))
     )
     variable = xr.Variable(("chain", "draw", "obs"), lazy)
     return xr.Dataset({"y": variable}, coords=_coords(posterior, y.size))

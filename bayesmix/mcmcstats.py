@@ -25,7 +25,6 @@ from scipy.special import ndtri
 
 from bayesmix.mcmckernels import leading_autocov, rank_codes
 from bayesmix.parallel import run_parallel, split_work
-from bayesmix.quantiles import quantiles
 
 __all__ = [
     "convergence",
@@ -271,7 +270,7 @@ def tail_prob(prob: float | tuple[float, float] | None) -> tuple[float, float]:
 
 def _tail_indicators(v: np.ndarray, prob: tuple[float, float]) -> np.ndarray:
     """Split-chain indicators of draws below each tail quantile: (2Q, 2C, D // 2)."""
-    qs = quantiles(v.reshape(v.shape[0], -1).T, np.asarray(prob))  # np.quantile's: (2, Q)
+    qs = np.quantile(v.reshape(v.shape[0], -1).T, np.asarray(prob), axis=0)  # (2, Q)
     split = _split(v)
     return np.concatenate([split <= q[:, None, None] for q in qs]).astype(np.float64)
 

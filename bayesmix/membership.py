@@ -33,7 +33,7 @@ def sample_labels(y: np.ndarray, draws: Draws, rng: np.random.Generator) -> np.n
     """
     labels = np.empty((draws.n_draws, y.size), dtype=np.int64)
     for s in range(draws.n_draws):
-        one = Draws(draws.weights[s : s + 1], draws.mu[s : s + 1], draws.sigma[s : s + 1])
+        one = draws.take(slice(s, s + 1))
         cum = np.cumsum(responsibilities(y, one)[0], axis=1)
         u = rng.random(y.size)[:, None] * cum[:, -1:]
         labels[s] = np.minimum((u > cum).sum(axis=1), draws.n_components - 1)
@@ -63,7 +63,7 @@ def coclustering(y: np.ndarray, draws: Draws) -> np.ndarray:
         )
     out = np.zeros((y.size, y.size))
     for s in range(draws.n_draws):
-        one = Draws(draws.weights[s : s + 1], draws.mu[s : s + 1], draws.sigma[s : s + 1])
+        one = draws.take(slice(s, s + 1))
         r = responsibilities(y, one)[0]
         out += r @ r.T
     out /= draws.n_draws

@@ -1,18 +1,19 @@
-"""The only module that builds a PyMC graph: the marginalised finite normal mixture.
+"""The only module that builds a PyMC graph: the marginalised finite mixture of a family.
 
 Variable and dimension names are public (they appear in saved files):
 
 - ``weights`` (dim ``component``): mixture weights, Dirichlet.
-- ``mu``, ``sigma`` (dim ``component``): component means (ordered) and standard deviations
-  on the data's scale. They are deterministic functions of the sampled ``mu_z`` and
+- ``mu``, ``sigma`` (dim ``component``): component locations (ordered) and scales on the
+  data's scale. They are deterministic functions of the sampled ``mu_z`` and
   ``sigma_z``, the same quantities on the standardised scale ``z = (y - loc) / scale``
   (``loc``, ``scale``: the data's mean and standard deviation). Sampling on that scale
   makes the posterior geometry the same whatever the data's units, which is what makes
   fits equivariant and numerically safe for data in units of 1e-9 or offset by 1e9.
+- the family's further parameters, scale-free (``nu`` for the Student-t family).
 - ``y`` (dim ``obs``): the observations; the discrete labels are summed out, so each
-  ``y_i`` has density ``sum_k w_k Normal(y_i | mu_k, sigma_k)``. Its log density is one
-  fused kernel (:mod:`bayesmix.likelihood`) returning the sum over observations; the
-  pointwise log-likelihood for LOO is computed by :mod:`bayesmix.density` instead.
+  ``y_i`` has density ``sum_k w_k p(y_i | theta_k)``. Its log density is the family's
+  fused kernel (:mod:`bayesmix.families.fused`), or ``pm.Mixture`` of the family's
+  ``component_dist`` with ``pointwise=True``: the same density, tested equal.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import pytensor.tensor as pt
 from pymc.distributions.transforms import ordered
 
 from bayesmix.data import as_observations
-from bayesmix.likelihood import mixture_loglik
+from bayesmix.families import Family
+from bayesmix.families.fused import fused_loglik
 from bayesmix.spec import MixtureSpec
 
 __all__ = ["SHARED_NAMES", "build_model", "shared_values", "start_values", "standardisation"]
@@ -72,8 +74,9 @@ def start_values(y: np.ndarray, spec: MixtureSpec) -> dict[str, np.ndarray]:
     """Return a start in the posterior's main mode, from k-means on the standardised data.
 
     Returns constrained values for the sampled variables ``weights``, ``mu_z`` (strictly
-    increasing) and ``sigma_z``. PyMC's ordered transform needs strictly increasing start
-    values; starting every chain here keeps chains from landing in different modes.
+    increasing), ``sigma_z`` and the family's further parameters (its ``start_extra``).
+    PyMC's ordered transform needs strictly increasing start values; starting every
+    chain here keeps chains from landing in different modes.
     """
     loc, scale = standardisation(y)
     z = (y - loc) / scale
@@ -90,32 +93,12 @@ def start_values(y: np.ndarray, spec: MixtureSpec) -> dict[str, np.ndarray]:
         means[j] = max(means[j], means[j - 1] + _MIN_START_GAP)
     sigma_z = np.maximum(sds, _MIN_START_SIGMA)
     weights = (counts + 1.0) / (counts.sum() + k)
-    return {"weights": weights, "mu_z": means, "sigma_z": sigma_z}
-
-
-def jittered_starts(
-    start: dict[str, np.ndarray], chains: int, rng: np.random.Generator
-) -> list[dict[str, np.ndarray]]:
-    """One start per chain: small jitter around ``start`` that keeps the means ordered.
-
-    The jitter (means moved by at most a tenth of the smallest gap, sigmas and weights
-    scaled by at most ~10%) lets chains explore independently while all of them begin
-    in the same mode.
-    """
-    mu = start["mu_z"]
-    gap = np.min(np.diff(mu)) if mu.size > 1 else 1.0
-    out = []
-    for _ in range(chains):
-        # K = 1 has no free weights; jitter a placeholder so the random stream is the same
-        w = start.get("weights", np.ones(mu.size)) * np.exp(rng.uniform(-0.1, 0.1, mu.size))
-        out.append(
-            {
-                "weights": w / w.sum(),
-                "mu_z": mu + rng.uniform(-0.1, 0.1, mu.size) * gap,
-                "sigma_z": start["sigma_z"] * np.exp(rng.uniform(-0.1, 0.1, mu.size)),
-            }
-        )
-    return out
+    return {
+        "weights": weights,
+        "mu_z": means,
+        "sigma_z": sigma_z,
+        **spec.components_family.start_extra(k),
+    }
 
 
 def _sigma_prior(family: str, scale: Any) -> pm.Distribution:
@@ -128,7 +111,7 @@ def _sigma_prior(family: str, scale: Any) -> pm.Distribution:
 
 
 def build_model(data: Any, spec: MixtureSpec | int, *, pointwise: bool = False) -> pm.Model:
-    """Build the PyMC model of a finite normal mixture with the labels marginalised out.
+    """Build the PyMC model of a finite mixture with the labels marginalised out.
 
     Parameters
     ----------
@@ -138,17 +121,18 @@ def build_model(data: Any, spec: MixtureSpec | int, *, pointwise: bool = False) 
         The mixture to build. An int is the number of components, with default priors
         resolved against ``data``; a spec whose priors hold ``None`` is resolved likewise.
     pointwise : bool, default False
-        Declare ``y`` with ``pm.NormalMixture``, whose log density is per observation
-        (what ``pm.compute_log_likelihood`` and LOO moment matching need), instead of
-        the fused kernel, which returns the sum only and is several times faster. The
-        posterior is the same.
+        Declare ``y`` with ``pm.Mixture`` of the family's components, whose log density
+        is per observation (what ``pm.compute_log_likelihood``, LOO moment matching and
+        the JAX samplers need), instead of the fused kernel, which returns the sum only
+        and is several times faster. The posterior is the same.
 
     Returns
     -------
     pymc.Model
         A model with coords ``component`` and ``obs``, free variables ``weights``
-        (omitted when K = 1), ``mu_z`` and ``sigma_z``, deterministics ``mu`` and
-        ``sigma`` and the observed ``y``. It has no custom initial values (they would
+        (omitted when K = 1), ``mu_z``, ``sigma_z`` and the family's own (``nu`` for
+        ``family="student_t"``), deterministics ``mu`` and ``sigma`` and the observed
+        ``y``. It has no custom initial values (they would
         block PyMC's model transforms); to sample it yourself, pass
         ``initvals=start_values(y, spec)``: the ordered means need strictly increasing
         starts.
@@ -168,48 +152,54 @@ def build_model(data: Any, spec: MixtureSpec | int, *, pointwise: bool = False) 
     y = as_observations(data)
     if not isinstance(spec, MixtureSpec):
         spec = MixtureSpec.from_data(y, spec)
-    elif not spec.priors.is_resolved:
-        spec = MixtureSpec(spec.n_components, spec.priors.resolve(y), spec.family)
+    elif not spec.priors.is_resolved_for(spec.family):
+        spec = MixtureSpec(spec.n_components, spec.priors.resolve(y, spec.family), spec.family)
     if spec.n_components > y.size:
         raise ValueError(
             f"n_components={spec.n_components} but only {y.size} observations; need at "
             "least n_components observations"
         )
-    k, p = spec.n_components, spec.priors
-    loc, scale = standardisation(y)
+    k, p, family = spec.n_components, spec.priors, spec.components_family
     coords = {"component": np.arange(k), "obs": np.arange(y.size)}
     # Every number that depends on the data or the priors enters as a shared variable,
-    # not a constant: the compiled graph then depends only on K and the sigma family,
-    # so PyTensor's cache and bayesmix's compiled-sampler cache serve every data set.
-    values = shared_values(y, spec)
-    standardise = pytensor.shared(values[SHARED_STANDARDISE], name=SHARED_STANDARDISE)
-    hyper = pytensor.shared(values[SHARED_PRIORS], name=SHARED_PRIORS)
-    alpha = pytensor.shared(values[SHARED_ALPHA], name=SHARED_ALPHA)
+    # not a constant: the compiled graph then depends only on the family, K and the
+    # sigma prior, so one compiled sampler serves every data set (bayesmix.fitting).
+    shared = {name: pytensor.shared(v, name=name) for name, v in shared_values(y, spec).items()}
+    standardise, hyper = shared[SHARED_STANDARDISE], shared[SHARED_PRIORS]
     with pm.Model(coords=coords) as model:
         if k == 1:
             weights = pm.Deterministic("weights", pm.math.ones(1), dims="component")
         else:
-            weights = pm.Dirichlet("weights", a=alpha, dims="component")
+            weights = pm.Dirichlet("weights", a=shared[SHARED_ALPHA], dims="component")
         ordering = {"transform": ordered} if k > 1 else {}
         mu_z = pm.Normal("mu_z", mu=hyper[0], sigma=hyper[1], dims="component", **ordering)
         sigma_z = _sigma_prior(p.sigma_prior, hyper[2])
-        mu = pm.Deterministic("mu", standardise[0] + standardise[1] * mu_z, dims="component")
-        sigma = pm.Deterministic("sigma", standardise[1] * sigma_z, dims="component")
-        observed = pytensor.shared(values[SHARED_OBSERVED], name=SHARED_OBSERVED)
-        if k == 1:
-            pm.Normal("y", mu=mu[0], sigma=sigma[0], observed=observed, dims="obs")
-        elif pointwise:
-            pm.NormalMixture("y", w=weights, mu=mu, sigma=sigma, observed=observed, dims="obs")
+        extra = family.declare_extra_priors(shared, k)
+        sampled = [mu_z, sigma_z, *(extra[q.name] for q in family.parameters[2:])]
+        on_data = [
+            pm.Deterministic(
+                q.name, q.to_data(v, standardise[0], standardise[1]), dims="component"
+            )
+            if q.scaling != "none"
+            else v
+            for q, v in zip(family.parameters, sampled, strict=True)
+        ]
+        observed = shared[SHARED_OBSERVED]
+        if pointwise:
+            pm.Mixture(
+                "y", w=weights, comp_dists=family.component_dist(*on_data),
+                observed=observed, dims="obs",
+            )  # fmt: skip
         else:
-            _observed_mixture(observed, loc, scale, standardise, weights, mu_z, sigma_z)
+            _observed_mixture(family, observed, standardise, weights, sampled)
     return model
 
 
 def shared_values(y: np.ndarray, spec: MixtureSpec) -> dict[str, np.ndarray]:
     """Return the values :func:`build_model` gives its shared variables, by name.
 
-    ``y`` must be validated and ``spec`` resolved. Samplers that take the density
-    without its PyMC graph (nutpie's direct path) read the numbers from here.
+    ``y`` must be validated and ``spec`` resolved. A compiled sampler of the model takes
+    new data and priors through these names (nutpie's ``with_data``).
     """
     p = spec.priors
     assert p.mu_loc is not None and p.mu_scale is not None and p.sigma_scale is not None
@@ -220,41 +210,49 @@ def shared_values(y: np.ndarray, spec: MixtureSpec) -> dict[str, np.ndarray]:
         SHARED_PRIORS: np.array(
             [(p.mu_loc - loc) / scale, p.mu_scale / scale, p.sigma_scale / scale]
         ),
-        SHARED_ALPHA: np.full(spec.n_components, p.weights_concentration),
+        # K = 1 has no Dirichlet, so no concentrations
+        **(
+            {SHARED_ALPHA: np.full(spec.n_components, p.weights_concentration)}
+            if spec.n_components > 1
+            else {}
+        ),
+        **spec.components_family.hyper_values(p),
     }
 
 
 def _observed_mixture(
-    observed: Any,
-    loc: float,
-    scale: float,
-    standardise: Any,
-    weights: Any,
-    mu_z: Any,
-    sigma_z: Any,
+    family: Family, observed: Any, standardise: Any, weights: Any, sampled: list[Any]
 ) -> None:
-    """Declare the observed ``y`` with the fused likelihood of :mod:`bayesmix.likelihood`.
+    """Declare the observed ``y`` with the family's fused likelihood.
 
     The log density is evaluated on the standardised scale (no cancellation for data
     offset by 1e9) as one scalar over all observations, which is all NUTS needs; the
-    generative graph (prior and posterior predictive draws) is ``pm.NormalMixture``'s.
+    generative graph (prior and posterior predictive draws) is ``pm.Mixture`` of the
+    family's ``component_dist``.
     """
 
-    def logp(value: Any, w: Any, mu: Any, sigma: Any) -> Any:
-        loglik = mixture_loglik(value, standardise, pt.log(w), mu, sigma)
+    def logp(value: Any, w: Any, *theta: Any) -> Any:
+        a = pt.log(w) + family.log_normaliser(*theta)
+        loglik = fused_loglik(family.name, value, standardise, a, pt.stack(theta))
         return loglik - value.shape[0] * pt.log(standardise[1])
 
-    def dist(w: Any, mu: Any, sigma: Any, size: Any) -> Any:
-        return loc + scale * pm.NormalMixture.dist(w=w, mu=mu, sigma=sigma, size=size)
+    # numbers, not the shared variable: a CustomDist's generative graph may not read
+    # shared variables, and it serves forward draws only, never the log density
+    loc, scale = (float(v) for v in standardise.get_value())
 
+    def dist(w: Any, *args: Any) -> Any:
+        *theta, size = args
+        mixture = pm.Mixture.dist(w=w, comp_dists=family.component_dist(*theta), size=size)
+        return loc + scale * mixture
+
+    inputs = ",".join(["(k)"] * (len(sampled) + 1))
     pm.CustomDist(
         "y",
         weights,
-        mu_z,
-        sigma_z,
+        *sampled,
         dist=dist,
         logp=logp,
-        signature="(k),(k),(k)->()",
+        signature=f"{inputs}->()",
         observed=observed,
         dims="obs",
     )

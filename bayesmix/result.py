@@ -18,6 +18,7 @@ from arviz_base import rcParams
 from bayesmix import density as dens
 from bayesmix import membership
 from bayesmix.diagnostics import Diagnostics, diagnose, warn_if_not_converged
+from bayesmix.families import Family
 from bayesmix.spec import MixtureSpec
 from bayesmix.summary import summary_table
 
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = ["MixtureResult"]
-
-#: Parameters reported by summary() and components, in order.
-PARAMETERS = ("weights", "mu", "sigma")
 
 
 def _ci_prob(ci_prob: float | None) -> float:
@@ -104,17 +102,20 @@ class MixtureResult:
         assert self._model is not None
         return self._model
 
+    @property
+    def family(self) -> Family:
+        """The component family (:mod:`bayesmix.families`)."""
+        return self.spec.components_family
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """Names of the per-component posterior variables: weights and the family's."""
+        return ("weights", *self.family.names)
+
     @cached_property
     def draws(self) -> dens.Draws:
-        """Posterior draws of (weights, mu, sigma), each of shape (draws x chains, K)."""
-        post = self.idata["posterior"]
-
-        def flat(name: str) -> np.ndarray:
-            # (chain, draw) flattened in C order, as xarray's stack would (but ~10x faster)
-            values = post[name].transpose("chain", "draw", "component").values
-            return np.ascontiguousarray(values.reshape(-1, values.shape[-1]), dtype=np.float64)
-
-        return dens.Draws(*(flat(name) for name in PARAMETERS))
+        """Posterior draws of weights and parameters, each of shape (draws x chains, K)."""
+        return dens.Draws.from_posterior(self.idata["posterior"], self.family)
 
     # -- summaries -------------------------------------------------------------------
     def summary(
@@ -125,8 +126,9 @@ class MixtureResult:
         Parameters
         ----------
         var_names : list of str, optional
-            Variables to summarise; default ``["weights", "mu", "sigma"]`` (weights are
-            left out for K = 1, where the single weight is 1).
+            Variables to summarise; default ``["weights", "mu", "sigma"]`` and the
+            family's further parameters (``nu``); weights are left out for K = 1, where
+            the single weight is 1.
         ci_prob : float, optional
             Probability of the credible interval; default ArviZ's ``stats.ci_prob``.
         **kwargs
@@ -140,7 +142,7 @@ class MixtureResult:
             One row per parameter, e.g. ``mu[0]``.
         """
         if var_names is None:
-            var_names = [v for v in PARAMETERS if v != "weights" or self.n_components > 1]
+            var_names = [v for v in self.parameters if v != "weights" or self.n_components > 1]
         return summary_table(
             self.idata["posterior"].to_dataset(),
             var_names,
@@ -150,7 +152,7 @@ class MixtureResult:
         )
 
     def components_table(self, ci_prob: float | None = None) -> pd.DataFrame:
-        """Posterior mean and equal-tailed interval of each component's weight, mean, sigma.
+        """Posterior mean and equal-tailed interval of each component's weight and parameters.
 
         Parameters
         ----------
@@ -161,13 +163,15 @@ class MixtureResult:
         -------
         pandas.DataFrame
             One row per component, columns ``weight``, ``weight_lower``,
-            ``weight_upper``, ``mean``, ``mean_lower``, ..., ``sigma_upper``.
+            ``weight_upper``, ``mean``, ``mean_lower``, ..., ``sigma_upper`` (and ``nu``,
+            ``nu_lower``, ``nu_upper`` for Student-t components).
         """
         prob = _ci_prob(ci_prob)
         tail = (1.0 - prob) / 2.0
         table = {}
-        for param, label in zip(PARAMETERS, ("weight", "mean", "sigma"), strict=True):
-            values = getattr(self.draws, param)
+        labels = ("weight", *(p.label for p in self.family.parameters))
+        for param, label in zip(self.parameters, labels, strict=True):
+            values = self.draws[param]
             table[label] = values.mean(axis=0)
             table[f"{label}_lower"] = np.quantile(values, tail, axis=0)
             table[f"{label}_upper"] = np.quantile(values, 1.0 - tail, axis=0)
@@ -177,7 +181,7 @@ class MixtureResult:
 
     @property
     def components(self) -> pd.DataFrame:
-        """Tidy per-component table: weight, mean, sigma with credible intervals."""
+        """Tidy per-component table: weight, mean, sigma (nu) with credible intervals."""
         return self.components_table()
 
     @cached_property
@@ -431,7 +435,7 @@ class MixtureResult:
         post = self.idata["posterior"]
         verdict = "converged" if self.converged else "NOT converged (see .diagnostics)"
         head = (
-            f"<MixtureResult: {self.n_components}-component normal mixture of "
+            f"<MixtureResult: {self.n_components}-component {self.family.title} mixture of "
             f"{self.data.size} observations; {post.sizes['chain']} chains x "
             f"{post.sizes['draw']} draws ({s.get('sampler', '?')}, seed "
             f"{s.get('random_seed', '?')}); {verdict}>"

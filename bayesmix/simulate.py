@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bayesmix.families import get_family
+
 __all__ = ["simulate_mixture"]
 
 
@@ -16,9 +18,11 @@ def simulate_mixture(
     sigmas: Sequence[float],
     random_seed: int | np.random.Generator | None = None,
     *,
+    family: str = "normal",
+    nu: Sequence[float] | None = None,
     return_labels: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Draw ``n`` observations from a finite normal mixture.
+    """Draw ``n`` observations from a finite mixture of normal or Student-t components.
 
     Parameters
     ----------
@@ -30,6 +34,10 @@ def simulate_mixture(
         Component means and (positive) standard deviations, same length as ``weights``.
     random_seed : int or numpy.random.Generator, optional
         Seed or generator; the same seed gives the same data.
+    family : {"normal", "student_t"}, default "normal"
+        Component family; draws come from the family's ``rvs``.
+    nu : sequence of float, optional
+        Degrees of freedom of each Student-t component (``family="student_t"`` only).
     return_labels : bool, default False
         Also return each observation's component.
 
@@ -41,8 +49,8 @@ def simulate_mixture(
     Raises
     ------
     ValueError
-        If the lengths differ, weights are not a probability vector or a sigma is not
-        positive.
+        If the lengths differ, weights are not a probability vector, a sigma or nu is
+        not positive, or ``nu`` is missing for (or given to) the wrong family.
 
     Examples
     --------
@@ -65,7 +73,18 @@ def simulate_mixture(
         raise ValueError("means must be finite and sigmas positive and finite")
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"n={n!r} must be a positive integer")
+    fam = get_family(family)
+    params = [mu, sd]
+    if fam.name == "student_t":
+        if nu is None:
+            raise ValueError("family='student_t' needs nu, the degrees of freedom per component")
+        dof = np.asarray(nu, dtype=np.float64)
+        if dof.shape != mu.shape or not (np.isfinite(dof).all() and (dof > 0).all()):
+            raise ValueError(f"nu={nu!r} must hold {mu.size} positive, finite numbers")
+        params.append(dof)
+    elif nu is not None:
+        raise ValueError(f"nu is for family='student_t' only, not family={family!r}")
     rng = np.random.default_rng(random_seed)
     labels = rng.choice(w.size, size=int(n), p=w / w.sum())
-    y = rng.normal(mu[labels], sd[labels])
+    y = fam.rvs(rng, *(p[labels] for p in params))
     return (y, labels) if return_labels else y

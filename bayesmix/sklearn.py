@@ -32,10 +32,10 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess test
     ) from err
 
 from bayesmix.data import as_observations
-from bayesmix.density import Draws
+from bayesmix.density import sample_components
 from bayesmix.fitting import Sampler, fit
 from bayesmix.result import MixtureResult
-from bayesmix.spec import Priors
+from bayesmix.spec import FamilyName, Priors
 
 __all__ = ["BayesianMixture"]
 
@@ -51,23 +51,8 @@ _CHECK_FIT: dict[str, Any] = {
 _CHECK_PREDICT: dict[str, Any] = {**_CHECK_FIT, "ensure_min_samples": 1}
 
 
-def _sample_with_labels(
-    n: int, draws: Draws, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior predictive draws and the component each came from.
-
-    The same random stream as :func:`bayesmix.density.sample_predictive` (which does not
-    return the labels), so for one seed the values equal ``MixtureResult.sample``'s.
-    """
-    s = rng.integers(draws.n_draws, size=n)
-    cum = np.cumsum(draws.weights[s], axis=1)
-    u = rng.random(n)[:, None] * cum[:, -1:]
-    k = np.minimum((u > cum).sum(axis=1), draws.n_components - 1)
-    return rng.normal(draws.mu[s, k], draws.sigma[s, k]), k
-
-
 class BayesianMixture(DensityMixin, BaseEstimator):
-    """Bayesian finite normal mixture as a scikit-learn density estimator.
+    """Bayesian finite mixture (normal or Student-t) as a scikit-learn density estimator.
 
     A thin wrapper over :func:`bayesmix.fit`: ``fit`` samples the posterior by NUTS and
     keeps the :class:`~bayesmix.MixtureResult` in ``result_``; densities, memberships and
@@ -79,6 +64,8 @@ class BayesianMixture(DensityMixin, BaseEstimator):
     ----------
     n_components : int, default 2
         Number of mixture components K; at most the number of samples.
+    family : {"normal", "student_t"}, default "normal"
+        Component family, as in :func:`bayesmix.fit`.
     priors : Priors or dict, optional
         Prior overrides; anything left unset is scaled to the data (see
         :class:`~bayesmix.Priors`).
@@ -153,6 +140,7 @@ class BayesianMixture(DensityMixin, BaseEstimator):
         self,
         n_components: int = 2,
         *,
+        family: FamilyName = "normal",
         priors: Priors | dict[str, Any] | None = None,
         draws: int = 1000,
         tune: int = 1000,
@@ -164,6 +152,7 @@ class BayesianMixture(DensityMixin, BaseEstimator):
         progressbar: bool = False,
     ) -> None:
         self.n_components = n_components
+        self.family = family
         self.priors = priors
         self.draws = draws
         self.tune = tune
@@ -223,6 +212,7 @@ class BayesianMixture(DensityMixin, BaseEstimator):
         result = fit(
             data,
             n_components=self.n_components,
+            family=self.family,
             priors=self.priors,
             draws=self.draws,
             tune=self.tune,
@@ -239,8 +229,8 @@ class BayesianMixture(DensityMixin, BaseEstimator):
         draws = result.draws
         self.result_ = result
         self.weights_ = draws.weights.mean(axis=0)
-        self.means_ = draws.mu.mean(axis=0)[:, None]
-        self.sigmas_ = draws.sigma.mean(axis=0)[:, None]
+        self.means_ = draws["mu"].mean(axis=0)[:, None]
+        self.sigmas_ = draws["sigma"].mean(axis=0)[:, None]
         self.converged_ = bool(result.converged)
         self.random_seed_ = int(result.sampler_settings["random_seed"])
         return self
@@ -383,7 +373,7 @@ class BayesianMixture(DensityMixin, BaseEstimator):
         ):
             raise ValueError(f"n_samples={n_samples!r} must be a positive integer")
         seed = self.random_seed if random_seed is None else random_seed
-        values, labels = _sample_with_labels(
+        values, labels = sample_components(
             int(n_samples), self.result_.draws, np.random.default_rng(seed)
         )
         return values[:, None], labels

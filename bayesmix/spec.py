@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from bayesmix.data import as_observations, check_n_components
+from bayesmix.families import Family, get_family
 
 __all__ = ["MixtureSpec", "Priors"]
 
@@ -24,8 +25,13 @@ __all__ = ["MixtureSpec", "Priors"]
 MU_SCALE_IN_SD = 2.0
 #: Default half-normal scale of the component sigmas, in data standard deviations.
 SIGMA_SCALE_IN_SD = 1.0
+#: Default Gamma(shape, rate) prior of the Student-t degrees of freedom (Juárez & Steel
+#: 2010): mean 20, mode 10, density 0 at 0.
+NU_SHAPE, NU_RATE = 2.0, 0.1
+#: Prior fields that only the Student-t family has.
+_STUDENT_T_FIELDS = ("nu_shape", "nu_rate")
 
-Family = Literal["normal"]
+FamilyName = Literal["normal", "student_t"]
 SigmaPrior = Literal["halfnormal", "gamma", "invgamma"]
 SIGMA_PRIORS: tuple[str, ...] = ("halfnormal", "gamma", "invgamma")
 
@@ -52,6 +58,7 @@ class Priors:
         sigma_k ~ HalfNormal(sigma_scale)                     sigma_prior="halfnormal"
                   Gamma(shape=2, mean=sigma_scale)            sigma_prior="gamma"
                   InverseGamma(shape=3, mean=sigma_scale)     sigma_prior="invgamma"
+        nu_k    ~ Gamma(nu_shape, nu_rate)                    family="student_t" only
 
     Parameters
     ----------
@@ -76,6 +83,11 @@ class Priors:
         of Richardson & Green 1997 for variances) rule such spikes out. Use one of them
         when a fit reports divergences or a collapsed sigma, or for small data sets with
         many components; the inverse gamma is the stronger repellent.
+    nu_shape, nu_rate : float, optional
+        Shape and rate of the Gamma prior of each Student-t component's degrees of
+        freedom (``family="student_t"`` only; an error for other families). Default
+        2 and 0.1 (Juárez & Steel 2010): mean 20, density 0 at 0, so ``nu`` stays away
+        from the degenerate spike at 0, and the tail up to the normal limit stays open.
 
     Examples
     --------
@@ -89,6 +101,8 @@ class Priors:
     mu_scale: float | None = None
     sigma_scale: float | None = None
     sigma_prior: SigmaPrior = "halfnormal"
+    nu_shape: float | None = None
+    nu_rate: float | None = None
 
     def __post_init__(self) -> None:
         if self.sigma_prior not in SIGMA_PRIORS:
@@ -98,6 +112,8 @@ class Priors:
         _check_positive("weights_concentration", self.weights_concentration, allow_none=False)
         _check_positive("mu_scale", self.mu_scale)
         _check_positive("sigma_scale", self.sigma_scale)
+        _check_positive("nu_shape", self.nu_shape)
+        _check_positive("nu_rate", self.nu_rate)
         if self.mu_loc is not None and (
             isinstance(self.mu_loc, bool)
             or not isinstance(self.mu_loc, numbers.Real)
@@ -110,32 +126,67 @@ class Priors:
             if value is not None and field.name != "sigma_prior":
                 object.__setattr__(self, field.name, float(value))
 
+    def fields_of(self, family: str) -> tuple[str, ...]:
+        """Names of the prior fields that ``family`` uses."""
+        names = tuple(f.name for f in dataclasses.fields(self))
+        if get_family(family).name == "student_t":
+            return names
+        return tuple(n for n in names if n not in _STUDENT_T_FIELDS)
+
+    def is_resolved_for(self, family: str) -> bool:
+        """Whether every prior ``family`` uses is a number (no ``None`` left to fill)."""
+        return all(getattr(self, name) is not None for name in self.fields_of(family))
+
     @property
     def is_resolved(self) -> bool:
-        """Whether every prior is a number (no ``None`` left to fill from data)."""
-        return all(getattr(self, f.name) is not None for f in dataclasses.fields(self))
+        """Whether every prior of the normal family is a number."""
+        return self.is_resolved_for("normal")
 
-    def resolve(self, data: Any) -> Priors:
+    def resolve(self, data: Any, family: str = "normal") -> Priors:
         """Fill every ``None`` from the data's mean and standard deviation.
 
         Parameters
         ----------
         data : array_like
             The observations (validated as in :func:`bayesmix.fit`).
+        family : str, default "normal"
+            The component family; its own priors (e.g. ``nu_shape``) get their defaults.
 
         Returns
         -------
         Priors
             A new, fully numeric ``Priors``; numbers given by the user are kept.
+
+        Raises
+        ------
+        ValueError
+            If a prior of another family is set (e.g. ``nu_shape`` with the normal family).
         """
         y = as_observations(data)
         loc, sd = float(np.mean(y)), float(np.std(y))
-        return dataclasses.replace(
+        resolved = dataclasses.replace(
             self,
             mu_loc=loc if self.mu_loc is None else self.mu_loc,
             mu_scale=MU_SCALE_IN_SD * sd if self.mu_scale is None else self.mu_scale,
             sigma_scale=SIGMA_SCALE_IN_SD * sd if self.sigma_scale is None else self.sigma_scale,
         )
+        return resolved.for_family(family)
+
+    def for_family(self, family: str) -> Priors:
+        """Give ``family``'s own priors their defaults; refuse those of other families."""
+        if get_family(family).name == "student_t":
+            return dataclasses.replace(
+                self,
+                nu_shape=NU_SHAPE if self.nu_shape is None else self.nu_shape,
+                nu_rate=NU_RATE if self.nu_rate is None else self.nu_rate,
+            )
+        foreign = [n for n in _STUDENT_T_FIELDS if getattr(self, n) is not None]
+        if foreign:
+            raise ValueError(
+                f"priors {foreign} apply to family='student_t' only, but family={family!r}; "
+                "drop them or fit with family='student_t'"
+            )
+        return self
 
     def to_dict(self) -> dict[str, float | str | None]:
         """Return the priors as a plain dict (for files and reports)."""
@@ -152,8 +203,8 @@ class MixtureSpec:
         Number of mixture components K (>= 1).
     priors : Priors, optional
         Priors; ``None`` fields are filled from the data by :meth:`from_data`.
-    family : {"normal"}, default "normal"
-        Component family. Only normal components exist today.
+    family : {"normal", "student_t"}, default "normal"
+        Component family (see :mod:`bayesmix.families`).
 
     See Also
     --------
@@ -162,7 +213,7 @@ class MixtureSpec:
 
     n_components: int
     priors: Priors = dataclasses.field(default_factory=Priors)
-    family: Family = "normal"
+    family: FamilyName = "normal"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "n_components", check_n_components(self.n_components))
@@ -171,12 +222,21 @@ class MixtureSpec:
                 f"priors must be a bayesmix.Priors, got {type(self.priors).__name__}; "
                 "e.g. priors=bm.Priors(mu_scale=10)"
             )
-        if self.family != "normal":
-            raise ValueError(f"family={self.family!r} is not supported; use 'normal'")
+        get_family(self.family)  # a clear error for an unknown family
+        self.priors.for_family(self.family)  # and for priors of another family
+
+    @property
+    def components_family(self) -> Family:
+        """The :class:`bayesmix.families.Family` of the components."""
+        return get_family(self.family)
 
     @classmethod
     def from_data(
-        cls, data: Any, n_components: int, priors: Priors | dict[str, Any] | None = None
+        cls,
+        data: Any,
+        n_components: int,
+        priors: Priors | dict[str, Any] | None = None,
+        family: str = "normal",
     ) -> MixtureSpec:
         """Build a spec whose priors are resolved against ``data``.
 
@@ -188,6 +248,8 @@ class MixtureSpec:
             Number of components; at most the number of observations.
         priors : Priors or dict, optional
             Prior overrides; a dict is passed to :class:`Priors` as keyword arguments.
+        family : {"normal", "student_t"}, default "normal"
+            Component family.
 
         Returns
         -------
@@ -195,6 +257,7 @@ class MixtureSpec:
         """
         y = as_observations(data)
         k = check_n_components(n_components, y.size)
+        get_family(family)
         if priors is None:
             priors = Priors()
         elif isinstance(priors, dict):
@@ -205,7 +268,7 @@ class MixtureSpec:
                     f"{[f.name for f in dataclasses.fields(Priors)]}"
                 )
             priors = Priors(**priors)
-        return cls(n_components=k, priors=priors.resolve(y))
+        return cls(n_components=k, priors=priors.resolve(y, family), family=family)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as plain, JSON-serialisable data."""

@@ -25,15 +25,18 @@ RERUN_ATTR = "bayesmix_reruns"
 _CHAIN_GROUPS = ("posterior", "sample_stats")
 
 
-def consensus_start(idata: xr.DataTree, chains: Sequence[int]) -> dict[str, np.ndarray]:
+def consensus_start(
+    idata: xr.DataTree, chains: Sequence[int], names: Sequence[str]
+) -> dict[str, np.ndarray]:
     """Posterior mean of ``chains`` on the sampled (standardised) scale, as a start.
 
     Means of ordered values are ordered and means of simplex points are on the simplex,
-    so the result is a valid start for the ordered and Dirichlet transforms.
+    so the result is a valid start for the ordered and Dirichlet transforms. ``names``:
+    the sampled variables (e.g. ``weights``, ``mu_z``, ``sigma_z``).
     """
     post = idata["posterior"].to_dataset().sel(chain=list(chains))
     start = {}
-    for name in ("weights", "mu_z", "sigma_z"):
+    for name in names:
         if name in post:
             start[name] = np.asarray(post[name].mean(("chain", "draw")), dtype=np.float64)
     if "weights" in start:

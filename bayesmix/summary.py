@@ -20,7 +20,6 @@ from arviz_base import rcParams
 from arviz_stats import summary as az_summary
 
 from bayesmix import mcmcstats
-from bayesmix.quantiles import quantiles
 
 try:  # ArviZ's display rules for the table (private; without them, ArviZ does it all)
     from arviz_stats.summary import SummaryDataFrame, _build_fmt_map
@@ -125,7 +124,7 @@ def summary_table(
     labels, x = _rows(posterior, var_names)
     flat = x.reshape(x.shape[0], -1)
     edge = (1 - ci_prob) / 2
-    lower, upper = quantiles(flat.T, np.array([edge, 1 - edge]))  # np.quantile's numbers
+    lower, upper = np.quantile(flat.T, [edge, 1 - edge], axis=0)
     diag = np.full((len(DIAGNOSTIC_COLUMNS), len(labels)), np.nan)
     if known is not None:
         at = known.index.get_indexer(pd.Index(labels))

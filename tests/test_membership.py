@@ -31,7 +31,7 @@ def separated() -> tuple[np.ndarray, np.ndarray, bm.MixtureResult]:
 
 def test_label_draws_follow_the_responsibilities() -> None:
     rng = np.random.default_rng(1)
-    d = dens.Draws(np.array([[0.5, 0.5]]), np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]]))
+    d = dens.Draws.normal(np.array([[0.5, 0.5]]), np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]]))
     y = np.full(20_000, 0.5)  # equidistant: P(z = 1) = 0.5 exactly
     labels = membership.sample_labels(y, d, rng)
     # Binomial(20000, 0.5): sd 0.0035; 5 sd tolerance.
@@ -63,7 +63,7 @@ def test_coclustering_matches_its_definition() -> None:
     w, m, s = iid_posterior(
         rng, [0.5, 0.5], [0.0, 1.5], [1.0, 1.0], chains=1, draws=30, spread=0.2
     )
-    d = dens.Draws(w[0], m[0], s[0])
+    d = dens.Draws.normal(w[0], m[0], s[0])
     y = np.array([-1.0, 0.7, 0.8, 3.0])
     r = dens.responsibilities(y, d)  # (S, n, K)
     expected = np.einsum("sik,sjk->ij", r, r) / d.n_draws

@@ -179,7 +179,7 @@ def test_numpy_log_likelihood_matches_pymc(y: np.ndarray) -> None:
     theirs = ll["log_likelihood"]["y"].values.reshape(chains * draws, y.size)
     ours = dens.pointwise_log_lik(
         y,
-        dens.Draws(
+        dens.Draws.normal(
             w.reshape(-1, 2), (loc + scale * mu_z).reshape(-1, 2), (scale * sigma_z).reshape(-1, 2)
         ),
     )

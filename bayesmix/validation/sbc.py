@@ -40,16 +40,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pymc as pm
 
 from bayesmix.diagnostics import ComponentWarning, ConvergenceWarning
+from bayesmix.families import get_family
 from bayesmix.fitting import Sampler, SamplingError, fit, package_versions
+from bayesmix.model import build_model, standardisation
 from bayesmix.simulate import simulate_mixture
-from bayesmix.spec import Priors
+from bayesmix.spec import MixtureSpec, Priors
 from bayesmix.validation.ranks import plot_ecdf_pit, plot_rank_histograms, ranks, thin, uniformity
 
 __all__ = ["DEFAULT_PRIORS", "SBCConfig", "draw_prior", "main", "rank_table", "run_sbc"]
 
-PARAMETERS = ("weights", "mu", "sigma")
 #: Fixed priors of the SBC runs (on the scale of the simulated data).
 DEFAULT_PRIORS = Priors(weights_concentration=1.0, mu_loc=0.0, mu_scale=2.0, sigma_scale=1.0)
 
@@ -78,6 +80,8 @@ class SBCConfig:
         NUTS implementation passed to :func:`bayesmix.fit`.
     cores : int or None, default 1
         Cores per fit. 1 runs chains in sequence: parallelise replications instead.
+    family : {"normal", "student_t"}, default "normal"
+        Component family of the simulation and the fit.
     """
 
     n_components: int = 2
@@ -90,6 +94,7 @@ class SBCConfig:
     n_thin: int = 99
     sampler: Sampler = "auto"
     cores: int | None = 1
+    family: str = "normal"
 
     def __post_init__(self) -> None:
         if self.n_components < 2:
@@ -97,6 +102,7 @@ class SBCConfig:
         for name in ("priors", "simulation_priors"):
             p = getattr(self, name)
             if p is not None and not p.is_resolved:
+                # nu's prior has data-free defaults: only the location-scale ones matter
                 raise ValueError(
                     f"{name}={p!r} must be fully numeric: data-resolved priors make SBC "
                     "invalid; give mu_loc, mu_scale and sigma_scale"
@@ -107,11 +113,22 @@ class SBCConfig:
     @property
     def parameters(self) -> list[str]:
         """Names of the ranked parameters, e.g. ``weights[0]``, as in ``res.summary()``."""
-        return [f"{p}[{k}]" for p in PARAMETERS for k in range(self.n_components)]
+        return [f"{p}[{k}]" for p in self.ranked for k in range(self.n_components)]
+
+    @property
+    def ranked(self) -> tuple[str, ...]:
+        """The ranked variables: ``weights`` and the family's parameters."""
+        return ("weights", *get_family(self.family).names)
 
 
-def draw_prior(n_components: int, priors: Priors, rng: np.random.Generator) -> dict[str, Any]:
-    """Draw one truth from the model's prior.
+def draw_prior(
+    n_components: int, priors: Priors, rng: np.random.Generator, family: str = "normal"
+) -> dict[str, Any]:
+    """Draw one truth from the prior of the model that :func:`bayesmix.fit` samples.
+
+    The draws come from the PyMC model itself (``pm.draw`` of its free variables), so
+    SBC tests the priors that are sampled, not a copy of them. The ordered-normal prior
+    of the means is the law of sorted iid normals, so ``mu_z`` is sorted.
 
     Parameters
     ----------
@@ -121,27 +138,31 @@ def draw_prior(n_components: int, priors: Priors, rng: np.random.Generator) -> d
         Fully numeric priors (no ``None``).
     rng : numpy.random.Generator
         Source of randomness.
+    family : {"normal", "student_t"}, default "normal"
+        Component family.
 
     Returns
     -------
     dict of str to numpy.ndarray
-        ``weights`` (Dirichlet), ``mu`` (sorted iid normals: the ordered-normal prior) and
-        ``sigma`` (iid, of the family ``priors.sigma_prior``), each of shape (K,).
+        ``weights`` and the family's parameters on the data's scale, each of shape (K,).
     """
     if not priors.is_resolved:
         raise ValueError(f"priors={priors!r} must be fully numeric (no None)")
-    assert priors.mu_loc is not None and priors.mu_scale is not None
-    assert priors.sigma_scale is not None
-    k, s = n_components, priors.sigma_scale
-    weights = rng.dirichlet(np.full(k, priors.weights_concentration))
-    mu = np.sort(rng.normal(priors.mu_loc, priors.mu_scale, k))
-    if priors.sigma_prior == "gamma":  # shape 2, mean s (as in bayesmix.model)
-        sigma = rng.gamma(2.0, s / 2.0, k)
-    elif priors.sigma_prior == "invgamma":  # shape 3, mean s
-        sigma = 2.0 * s / rng.gamma(3.0, 1.0, k)
-    else:
-        sigma = np.abs(rng.normal(0.0, s, k))
-    return {"weights": weights, "mu": mu, "sigma": sigma}
+    fam = get_family(family)
+    # any data will do: fixed priors do not depend on it, and the standardisation the
+    # model samples under is undone below
+    y = np.linspace(-1.0, 1.0, max(n_components, 2))
+    spec = MixtureSpec(n_components, priors.resolve(y, family), family)  # type: ignore[arg-type]
+    model = build_model(y, spec)
+    names = ["weights", *fam.sampled_names]
+    values = pm.draw([model[name] for name in names], random_seed=rng)
+    draws = dict(zip(names, (np.asarray(v, dtype=np.float64) for v in values), strict=True))
+    draws["mu_z"] = np.sort(draws["mu_z"])
+    loc, scale = standardisation(y)
+    truth = {"weights": draws["weights"]}
+    for q in fam.parameters:
+        truth[q.name] = np.asarray(q.to_data(draws[q.sampled_name], loc, scale))
+    return truth
 
 
 def replicate(rep: int, seed: int, config: SBCConfig) -> dict[str, Any]:
@@ -149,21 +170,25 @@ def replicate(rep: int, seed: int, config: SBCConfig) -> dict[str, Any]:
     data_seq, fit_seq = np.random.SeedSequence([seed, rep]).spawn(2)
     rng = np.random.default_rng(data_seq)
     k = config.n_components
-    truth = draw_prior(k, config.simulation_priors or config.priors, rng)
-    y = simulate_mixture(config.n_obs, truth["weights"], truth["mu"], truth["sigma"], rng)
+    truth = draw_prior(k, config.simulation_priors or config.priors, rng, config.family)
+    extra = {"nu": truth["nu"]} if "nu" in truth else {}
+    y = simulate_mixture(
+        config.n_obs, truth["weights"], truth["mu"], truth["sigma"], rng,
+        family=config.family, **extra,
+    )  # fmt: skip
     row: dict[str, Any] = {"rep": rep, "fit_seed": int(fit_seq.generate_state(1)[0])}
-    row.update({f"true_{p}[{j}]": truth[p][j] for p in PARAMETERS for j in range(k)})
+    row.update({f"true_{p}[{j}]": truth[p][j] for p in config.ranked for j in range(k)})
     options = {f: getattr(config, f) for f in ("draws", "tune", "chains", "cores", "sampler")}
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = fit(y, k, priors=config.priors, random_seed=row["fit_seed"],
+            res = fit(y, k, family=config.family, priors=config.priors, random_seed=row["fit_seed"],
                       progressbar=False, **options)  # fmt: skip
         except SamplingError as err:
             return {**row, "error": str(err), "seconds": time.perf_counter() - start}
-    for p in PARAMETERS:
-        r = ranks(truth[p], thin(getattr(res.draws, p), config.n_thin))
+    for p in config.ranked:
+        r = ranks(truth[p], thin(res.draws[p], config.n_thin))
         row.update({f"rank_{p}[{j}]": int(r[j]) for j in range(k)})
     diag = res.diagnostics
     table = diag.table.loc[config.parameters]
@@ -273,6 +298,7 @@ _OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--bins", int, 10, "bins of the chi-square test"),
     ("--sampler", str, "auto", "sampler passed to bm.fit"),
     ("--mu-shift", float, 0.0, "simulate with mu_loc shifted by this (miscalibration)"),
+    ("--family", str, "normal", "component family (normal or student_t)"),
 )
 
 
@@ -288,9 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = ap.parse_args(argv)
     sim = dataclasses.replace(DEFAULT_PRIORS, mu_loc=0.0 + a.mu_shift) if a.mu_shift else None
     config = SBCConfig(a.k, a.n_obs, DEFAULT_PRIORS, sim, a.draws, a.tune, a.chains, a.n_thin,
-                       a.sampler)  # fmt: skip
+                       a.sampler, family=a.family)  # fmt: skip
     a.out.mkdir(parents=True, exist_ok=True)
-    stem = a.out / (f"sbc_k{a.k}" + (f"_shift{a.mu_shift:g}" if a.mu_shift else ""))
+    prefix = "sbc" if a.family == "normal" else f"sbc_{a.family}"
+    stem = a.out / (f"{prefix}_k{a.k}" + (f"_shift{a.mu_shift:g}" if a.mu_shift else ""))
     start = time.perf_counter()
     df = run_sbc(config, a.reps, a.seed, a.jobs, csv=Path(f"{stem}_ranks.csv"))
     seconds = time.perf_counter() - start
