@@ -326,7 +326,8 @@ def build_document(
     k, n = result.n_components, result.data.size
     version = _attr_json(result, "bayesmix_versions").get("bayesmix", "(version not recorded)")
     meta = [
-        f"{k}-component {result.family.title} mixture of {n} observations, fitted with bayesmix {version}."
+        f"{k}-component {result.family.title} mixture of {n} observations, "
+        f"fitted with bayesmix {version}."
     ]
     if timestamp is not None:
         meta.append(f"Report made {timestamp}.")

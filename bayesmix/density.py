@@ -85,7 +85,7 @@ class Draws:
         return cls(get_family("normal"), weights, {"mu": mu, "sigma": sigma})
 
     def __getitem__(self, name: str) -> np.ndarray:
-        """The draws of ``weights`` or of one parameter, by name."""
+        """Return the draws of ``weights`` or of one parameter, by name."""
         return self.weights if name == "weights" else self.params[name]
 
     @property
@@ -99,7 +99,7 @@ class Draws:
         return int(self.weights.shape[1])
 
     def take(self, index: Any) -> Draws:
-        """The draws at ``index`` (an index array or slice over S)."""
+        """Return the draws at ``index`` (an index array or slice over S)."""
         params = {name: values[index] for name, values in self.params.items()}
         return Draws(self.family, self.weights[index], params)
 

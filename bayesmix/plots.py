@@ -114,7 +114,10 @@ def plot_density(
     ax.set_title(
         title
         if title is not None
-        else f"{result.n_components}-component {result.family.title} mixture, n = {result.data.size}"
+        else (
+            f"{result.n_components}-component {result.family.title} mixture, "
+            f"n = {result.data.size}"
+        )
     )
     ax.legend(frameon=False, fontsize="small")
     return ax

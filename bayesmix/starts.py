@@ -33,7 +33,7 @@ JITTER = 0.1
 
 
 def _jittered(name: str, value: Any, positive: bool) -> Any:
-    """The jitter expression of one variable around its start ``value``."""
+    """Return the jitter expression of one variable around its start ``value``."""
     _, u = pt.random.uniform(
         -JITTER, JITTER, size=value.shape, rng=pt.random.shared_rng(seed=None),
         return_next_rng=True,
@@ -42,7 +42,8 @@ def _jittered(name: str, value: Any, positive: bool) -> Any:
         w = value * pt.exp(u)
         return w / w.sum()
     if name == "mu_z":
-        gap = pt.switch(value.shape[0] > 1, pt.min(pt.diff(value)), 1.0)
+        # K is fixed for a compiled model: one mean has no gap, and moves by up to JITTER
+        gap = pt.min(pt.diff(value)) if value.get_value().size > 1 else 1.0
         return value + u * gap
     return value * pt.exp(u) if positive else value
 
@@ -84,7 +85,7 @@ class StartValues:
     def per_chain(
         self, model: pm.Model, chains: int, random_seed: int
     ) -> list[dict[str, np.ndarray]]:
-        """Evaluated starts, one per chain (for samplers that take start values)."""
+        """Return evaluated starts, one per chain (for samplers that take start values)."""
         fn = make_initial_point_fn(
             model=model, overrides=self.strategies, jitter_rvs=set(), return_transformed=False
         )

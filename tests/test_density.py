@@ -112,8 +112,8 @@ def test_sample_predictive_is_seeded(draws: dens.Draws) -> None:
 def test_thin_keeps_evenly_spaced_draws(draws: dens.Draws) -> None:
     thin = draws.thin(10)
     assert thin.n_draws == 10
-    np.testing.assert_array_equal(thin.mu[0], draws["mu"][0])
-    np.testing.assert_array_equal(thin.mu[-1], draws["mu"][-1])
+    np.testing.assert_array_equal(thin["mu"][0], draws["mu"][0])
+    np.testing.assert_array_equal(thin["mu"][-1], draws["mu"][-1])
     assert draws.thin(None) is draws
 
 

@@ -144,5 +144,5 @@ class Family:
         return tuple(p.sampled_name for p in self.parameters)
 
     def params_of(self, values: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-        """The parameters in order, from a mapping by name."""
+        """Return the parameters in order, from a mapping by name."""
         return tuple(values[name] for name in self.names)

@@ -96,7 +96,7 @@ def _exponentiate_block(
 
 @cache
 def _kernel(family_name: str) -> Any:
-    """The numba kernel of ``family_name``, compiled once per process (and disk-cached)."""
+    """Return the numba kernel of ``family_name``, compiled once per process."""
     family = get_family(family_name)
     logpdf, grad = family.kernel_logpdf, family.kernel_grad
 
@@ -160,6 +160,7 @@ class FusedMixtureLogLik(Op):
         return Apply(self, inputs, outputs)
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: Any) -> None:
+        """Evaluate the kernel (PyMC's C and Python linkers)."""
         y, (loc, scale), a, theta = (np.ascontiguousarray(v, dtype=np.float64) for v in inputs)
         total, g_a, g_theta = _kernel(self.family_name)(y, loc, scale, a, theta)
         output_storage[0][0] = np.asarray(total)
@@ -167,11 +168,13 @@ class FusedMixtureLogLik(Op):
         output_storage[2][0] = g_theta
 
     def infer_shape(self, node: Apply, shapes: list[Any]) -> list[Any]:
+        """Shapes of the value, d/da and d/dtheta."""
         return [(), shapes[2], shapes[3]]
 
     def pullback(
         self, inputs: Sequence[Variable], outputs: Sequence[Variable], output_grads: Sequence[Any]
     ) -> list[Variable]:
+        """Gradient: the kernel's own derivative outputs, scaled by the output gradient."""
         if any(not isinstance(g.type, DisconnectedType) for g in output_grads[1:]):
             raise NotImplementedError("FusedMixtureLogLik has no second derivatives")
         g = output_grads[0]
@@ -179,6 +182,7 @@ class FusedMixtureLogLik(Op):
         return [*no_grad, g * outputs[1], g * outputs[2]]
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
+        """Every input reaches the value only."""
         # The gradient outputs are not differentiable; declaring them disconnected lets
         # PyTensor pass DisconnectedType for them instead of zeros.
         return [[True, False, False] for _ in node.inputs]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import multiprocessing
 import sys
@@ -40,14 +41,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pymc as pm
+from pymc.pytensorf import compile as compile_pymc
+from pymc.pytensorf import find_rng_nodes, reseed_rngs
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.traversal import ancestors
 
 from bayesmix.diagnostics import ComponentWarning, ConvergenceWarning
 from bayesmix.families import get_family
 from bayesmix.fitting import Sampler, SamplingError, fit, package_versions
-from bayesmix.model import build_model, standardisation
+from bayesmix.model import build_model, shared_values, standardisation
 from bayesmix.simulate import simulate_mixture
-from bayesmix.spec import MixtureSpec, Priors
+from bayesmix.spec import FamilyName, MixtureSpec, Priors
 from bayesmix.validation.ranks import plot_ecdf_pit, plot_rank_histograms, ranks, thin, uniformity
 
 __all__ = ["DEFAULT_PRIORS", "SBCConfig", "draw_prior", "main", "rank_table", "run_sbc"]
@@ -94,7 +98,7 @@ class SBCConfig:
     n_thin: int = 99
     sampler: Sampler = "auto"
     cores: int | None = 1
-    family: str = "normal"
+    family: FamilyName = "normal"
 
     def __post_init__(self) -> None:
         if self.n_components < 2:
@@ -149,20 +153,45 @@ def draw_prior(
     if not priors.is_resolved:
         raise ValueError(f"priors={priors!r} must be fully numeric (no None)")
     fam = get_family(family)
-    # any data will do: fixed priors do not depend on it, and the standardisation the
-    # model samples under is undone below
-    y = np.linspace(-1.0, 1.0, max(n_components, 2))
-    spec = MixtureSpec(n_components, priors.resolve(y, family), family)  # type: ignore[arg-type]
-    model = build_model(y, spec)
+    spec = MixtureSpec(n_components, priors.resolve(_PRIOR_DATA, family), family)  # type: ignore[arg-type]
+    draw, shared = _prior_sampler(n_components, family, priors.sigma_prior)
+    for name, value in shared_values(_PRIOR_DATA, spec).items():
+        if name in shared:
+            shared[name].set_value(value)
+    reseed_rngs(find_rng_nodes(draw.maker.fgraph.outputs), int(rng.integers(2**63)))
     names = ["weights", *fam.sampled_names]
-    values = pm.draw([model[name] for name in names], random_seed=rng)
-    draws = dict(zip(names, (np.asarray(v, dtype=np.float64) for v in values), strict=True))
+    draws = dict(zip(names, (np.asarray(v, dtype=np.float64) for v in draw()), strict=True))
     draws["mu_z"] = np.sort(draws["mu_z"])
-    loc, scale = standardisation(y)
+    loc, scale = standardisation(_PRIOR_DATA)
     truth = {"weights": draws["weights"]}
     for q in fam.parameters:
         truth[q.name] = np.asarray(q.to_data(draws[q.sampled_name], loc, scale))
     return truth
+
+
+#: Any data will do for prior draws: fixed priors do not depend on them, and the
+#: standardisation the model samples under is undone by draw_prior.
+_PRIOR_DATA = np.linspace(-1.0, 1.0, 101)
+
+
+@functools.cache
+def _prior_sampler(k: int, family: str, sigma_prior: str) -> tuple[Any, dict[str, Any]]:
+    """Compile the model's prior draws of weights and sampled parameters, once per key.
+
+    Returns the function and the model's shared variables by name (the priors enter
+    through them, so one function serves every prior).
+    """
+    priors = Priors(sigma_prior=sigma_prior)  # type: ignore[arg-type]
+    spec = MixtureSpec(k, priors.resolve(_PRIOR_DATA, family), family)  # type: ignore[arg-type]
+    model = build_model(_PRIOR_DATA, spec)
+    names = ["weights", *get_family(family).sampled_names]
+    outputs = [model[name] for name in names]
+    shared = {
+        v.name: v
+        for v in ancestors(outputs)
+        if isinstance(v, SharedVariable) and v.name is not None
+    }
+    return compile_pymc([], outputs), shared
 
 
 def replicate(rep: int, seed: int, config: SBCConfig) -> dict[str, Any]:
@@ -183,8 +212,8 @@ def replicate(rep: int, seed: int, config: SBCConfig) -> dict[str, Any]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = fit(y, k, family=config.family, priors=config.priors, random_seed=row["fit_seed"],
-                      progressbar=False, **options)  # fmt: skip
+            res = fit(y, k, family=config.family, priors=config.priors,
+                      random_seed=row["fit_seed"], progressbar=False, **options)  # fmt: skip
         except SamplingError as err:
             return {**row, "error": str(err), "seconds": time.perf_counter() - start}
     for p in config.ranked:
