@@ -1,21 +1,32 @@
 """bayesmix: Bayesian finite mixture models on PyMC and ArviZ.
 
-Fit a finite normal mixture with ``bm.fit(y, n_components=2)`` and explore the result:
-``res.components``, ``res.summary()``, ``res.plot_density()``.
+Fit a finite mixture with ``bm.fit(y, n_components=2)`` (normal components, or
+``family="student_t"``) and explore the result: ``res.components``, ``res.summary()``,
+``res.plot_density()``.
+
+The package is laid out by stage, each a folder whose modules import only earlier ones:
+``data`` (input), ``families`` (one module per component family), ``model`` (spec,
+priors, the PyMC model, starts), ``sampling`` (NUTS, fit, compare), ``posterior``
+(densities, memberships, LOO), ``diagnostics``, ``report``, ``io``; then ``result``
+(the object users hold), ``cli`` and ``sklearn``.
 """
 
-from bayesmix import datasets
-from bayesmix.comparison import Comparison, LOOWarning, compare
-from bayesmix.data import as_observations
+from bayesmix.data import as_observations, datasets
 from bayesmix.diagnostics import ComponentWarning, ConvergenceWarning, Diagnostics
-from bayesmix.fitting import SamplerSettings, SamplingError, fit, sample
-from bayesmix.io import FitFileError, load, save
-from bayesmix.model import build_model
+from bayesmix.io import FitFileError, save
+from bayesmix.model import MixtureSpec, Priors, build_model, simulate_mixture
 from bayesmix.report import show_versions
-from bayesmix.result import MixtureResult
-from bayesmix.simulate import simulate_mixture
-from bayesmix.sparse import fit_sparse
-from bayesmix.spec import MixtureSpec, Priors
+from bayesmix.result import MixtureResult, load
+from bayesmix.sampling import (
+    Comparison,
+    LOOWarning,
+    SamplerSettings,
+    SamplingError,
+    compare,
+    fit,
+    fit_sparse,
+    sample,
+)
 
 __version__ = "0.1.0"
 

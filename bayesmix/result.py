@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,20 +16,21 @@ import pandas as pd
 import xarray as xr
 from arviz_base import rcParams
 
-from bayesmix import density as dens
-from bayesmix import membership
 from bayesmix.diagnostics import Diagnostics, diagnose, warn_if_not_converged
 from bayesmix.families import Family
-from bayesmix.spec import MixtureSpec
-from bayesmix.summary import summary_table
+from bayesmix.io import read_fit
+from bayesmix.io import save as save_fit
+from bayesmix.model import MixtureSpec, build_model
+from bayesmix.posterior import density as dens
+from bayesmix.posterior import membership
+from bayesmix.report import plots, write_report
+from bayesmix.report.summary import summary_table
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import pymc as pm
     from matplotlib.axes import Axes
 
-__all__ = ["MixtureResult"]
+__all__ = ["MixtureResult", "load"]
 
 
 def _ci_prob(ci_prob: float | None) -> float:
@@ -96,8 +98,6 @@ class MixtureResult:
     def model(self) -> pm.Model:
         """The PyMC model (rebuilt from the data and spec for a loaded result)."""
         if self._model is None:
-            from bayesmix.model import build_model
-
             object.__setattr__(self, "_model", build_model(self.data, self.spec))
         assert self._model is not None
         return self._model
@@ -133,7 +133,7 @@ class MixtureResult:
             Probability of the credible interval; default ArviZ's ``stats.ci_prob``.
         **kwargs
             Passed to :func:`arviz_stats.summary` (e.g. ``ci_kind="hdi"``). Without
-            them the same table is computed batched (:mod:`bayesmix.summary`), reusing
+            them the same table is computed batched (:mod:`bayesmix.report.summary`), reusing
             the fit's r_hat and ESS.
 
         Returns
@@ -395,39 +395,29 @@ class MixtureResult:
 
         See :func:`bayesmix.plots.plot_density` for the options.
         """
-        from bayesmix.plots import plot_density
-
-        return plot_density(self, ax=ax, **kwargs)
+        return plots.plot_density(self, ax=ax, **kwargs)
 
     def plot_membership(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Membership probability of each component along x, with credible bands.
 
         See :func:`bayesmix.plots.plot_membership` for the options.
         """
-        from bayesmix.plots import plot_membership
-
-        return plot_membership(self, ax=ax, **kwargs)
+        return plots.plot_membership(self, ax=ax, **kwargs)
 
     def plot_trace(self, **kwargs: Any) -> Any:
         """Trace and marginal posterior of weights, mu and sigma (ArviZ).
 
         See :func:`bayesmix.plots.plot_trace` for the options.
         """
-        from bayesmix.plots import plot_trace
-
-        return plot_trace(self, **kwargs)
+        return plots.plot_trace(self, **kwargs)
 
     def report(self, path: str | Path, **kwargs: Any) -> Path:
         """Write a self-contained HTML report; see :func:`bayesmix.report.write_report`."""
-        from bayesmix.report import write_report
-
         return write_report(self, path, **kwargs)
 
     def save(self, path: str | Path) -> Path:
         """Write the fit to one NetCDF file; see :func:`bayesmix.io.save` and ``bm.load``."""
-        from bayesmix.io import save
-
-        return save(self, path)
+        return save_fit(self, path)
 
     # -- display ---------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -441,3 +431,44 @@ class MixtureResult:
             f"{s.get('random_seed', '?')}); {verdict}>"
         )
         return head + "\n" + self.components.to_string(float_format=lambda v: f"{v:.4g}")
+
+
+def load(path: str | Path) -> MixtureResult:
+    """Read a fit written by :func:`save` (or :meth:`MixtureResult.save`).
+
+    The whole file is read into memory and closed, so it may be deleted or overwritten
+    afterwards. The data fingerprint and a checksum of the content are verified, and the
+    pointwise log-likelihood is recomputed from the posterior, so summaries, densities,
+    memberships and diagnostics equal those of the fit that was saved. No code from the
+    file is executed (no pickle): it holds only arrays, text and JSON.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    MixtureResult
+        The fit; its PyMC model is rebuilt from the data and spec when first used.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    FitFileError
+        A ``ValueError`` naming the file and the problem: it is not a NetCDF-4 file, not
+        a bayesmix fit, truncated or corrupted, or its data do not match the stored
+        fingerprint.
+
+    See Also
+    --------
+    save : write a fit.
+
+    Examples
+    --------
+    >>> import bayesmix as bm
+    >>> res = bm.load("fit.nc")  # doctest: +SKIP
+    >>> res.components  # doctest: +SKIP
+    """
+    return MixtureResult(read_fit(path))

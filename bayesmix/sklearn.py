@@ -31,11 +31,11 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess test
         "`pip install 'bayesmix[sklearn]'`"
     ) from err
 
-from bayesmix.data import as_observations
-from bayesmix.density import sample_components
-from bayesmix.fitting import Sampler, fit
+from bayesmix.data.validate import as_observations
+from bayesmix.model.spec import FamilyName, Priors
+from bayesmix.posterior.density import sample_components
 from bayesmix.result import MixtureResult
-from bayesmix.spec import FamilyName, Priors
+from bayesmix.sampling import Sampler, fit
 
 __all__ = ["BayesianMixture"]
 

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     import bayesmix as bm
     from bayesmix import _nutpie
-    from bayesmix.model import shared_values, start_values
+    from bayesmix.model.build import shared_values, start_values
 
     times = {"import bayesmix": time.perf_counter() - t0}
     t = time.perf_counter()

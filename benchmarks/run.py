@@ -68,8 +68,8 @@ def data(n: int, seed: int = 0) -> Any:
 def _priors_and_start(y: Any) -> tuple[Any, dict[str, Any]]:
     import numpy as np
 
-    from bayesmix.model import standardisation, start_values
-    from bayesmix.spec import MixtureSpec
+    from bayesmix.model.build import standardisation, start_values
+    from bayesmix.model.spec import MixtureSpec
 
     spec = MixtureSpec.from_data(y, 3)
     loc, scale = standardisation(y)
@@ -170,7 +170,7 @@ def _metrics(tree: Any) -> dict[str, Any]:
     import arviz_stats as azs
     import numpy as np
 
-    from bayesmix.diagnostics import _stray_chains
+    from bayesmix.diagnostics.checks import _stray_chains
 
     post = tree["posterior"].to_dataset()[["weights", "mu", "sigma"]]
     # label-switching would inflate r_hat: order components by mean within each draw
@@ -223,7 +223,6 @@ def run_one(runner: str, n: int, seed: int) -> dict[str, Any]:
 def kernel_times(sizes: list[int]) -> list[dict[str, Any]]:
     """Time the fused log-likelihood + gradient (one thread) at each N."""
     import numpy as np
-
     from bayesmix.likelihood import _kernel
 
     rows = []

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import bayesmix as bm
-from bayesmix.demo import quickstart_data
+from bayesmix.cli.demo import quickstart_data
 
 matplotlib.use("Agg")
 

@@ -7,7 +7,7 @@ import pytest
 from arviz_stats import loo
 
 import bayesmix as bm
-from bayesmix.blockloo import block_loo
+from bayesmix.posterior.blockloo import block_loo
 
 
 @pytest.mark.parametrize("max_values", [4000 * 7, 4000 * 1000, 10**9])
@@ -28,7 +28,7 @@ def test_compare_scores_large_fits_block_by_block(
     quickstart_fit: bm.MixtureResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fit without a stored log-likelihood, above the threshold, is scored in blocks."""
-    from bayesmix import comparison
+    from bayesmix.sampling import comparison
 
     monkeypatch.setattr(comparison, "LOG_LIK_MAX_VALUES", 1000)
     tree = quickstart_fit.idata.copy()

@@ -16,8 +16,8 @@ import pytest
 from helpers import fake_result, iid_posterior
 
 import bayesmix as bm
-from bayesmix import cli
-from bayesmix.textdata import InputFileError, read_column
+from bayesmix.cli import main as cli
+from bayesmix.data.text import InputFileError, read_column
 
 SMALL = ["--draws", "200", "--tune", "200", "--chains", "2", "--no-progressbar"]
 
@@ -129,7 +129,9 @@ def test_compare_passes_candidates_and_options(
         return FakeComparison()
 
     # the module, not bm.compare (the package attribute is the function)
-    monkeypatch.setattr(importlib.import_module("bayesmix.comparison"), "compare", fake_compare)
+    monkeypatch.setattr(
+        importlib.import_module("bayesmix.sampling.comparison"), "compare", fake_compare
+    )
     out = workdir / "best.nc"
     args = ["compare", str(workdir / "data.csv"), "--column", "value", "-k", "1", "2", "3"]
     r = run([*args, "--seed", "9", "--out", str(out), *SMALL])

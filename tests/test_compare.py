@@ -24,9 +24,9 @@ from conftest import FAST, THREE_TRUTH
 from helpers import fake_result, iid_posterior
 
 import bayesmix as bm
-from bayesmix.comparison import AUTO_COMPONENTS, _select
+from bayesmix.sampling.comparison import AUTO_COMPONENTS, _select
 
-compare_module = sys.modules["bayesmix.comparison"]
+compare_module = sys.modules["bayesmix.sampling.comparison"]
 
 
 @contextlib.contextmanager
@@ -221,7 +221,7 @@ def test_a_k_the_sampler_fails_on_is_left_out(
             raise bm.SamplingError("the nutpie sampler failed: boom")
         return good
 
-    monkeypatch.setattr(compare_module, "fit", fake_fit)
+    monkeypatch.setattr(compare_module, "fit_components", fake_fit)
     cmp, caught, err = run_compare(three_y, [2, 3], random_seed=1)
     messages = [str(w.message) for w in caught]
     assert messages.count("passed on unchanged") == 2

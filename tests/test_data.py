@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 import bayesmix as bm
-from bayesmix.data import as_observations, check_n_components
+from bayesmix.data.validate import as_observations, check_n_components
 
 VALUES = [1.0, 2.5, 4.0, 8.0]
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import bayesmix as bm
-from bayesmix import datasets
+from bayesmix.data import datasets
 
 
 def test_names_and_export() -> None:

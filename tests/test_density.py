@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from bayesmix import density as dens
+from bayesmix.posterior import density as dens
 
 
 @pytest.fixture

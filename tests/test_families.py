@@ -16,8 +16,8 @@ from scipy import stats
 
 import bayesmix as bm
 from bayesmix.families import FAMILIES, get_family
-from bayesmix.fitting import SamplerSettings
 from bayesmix.model import build_model, start_values
+from bayesmix.sampling import SamplerSettings
 
 FAMILY_NAMES = sorted(FAMILIES)
 Y = bm.simulate_mixture(300, [0.3, 0.7], [0.0, 4.0], [1.0, 1.5], random_seed=0)

@@ -137,7 +137,7 @@ def test_membership_uncertain_between_overlapping_components(
 def test_large_fits_do_not_store_the_pointwise_log_likelihood(
     quickstart_y: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bayesmix import fitting
+    from bayesmix.sampling import fitting
 
     # 2 chains x 30 draws x 1000 observations = 60000 values, above a limit of 50000.
     monkeypatch.setattr(fitting, "LOG_LIK_STORE_MAX_VALUES", 50_000)
@@ -163,7 +163,7 @@ def test_large_fits_check_the_log_posterior_instead(quickstart_fit: bm.MixtureRe
 
 @pytest.mark.filterwarnings("ignore::bayesmix.ConvergenceWarning")  # 100 draws: not the point
 def test_the_log_likelihood_is_computed_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bayesmix import loglik
+    from bayesmix.posterior import loglik
 
     calls = []
     original = loglik._log_lik

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import bayesmix as bm
-from bayesmix.data import as_observations, check_n_components
-from bayesmix.fitting import SAMPLERS
+from bayesmix.data.validate import as_observations, check_n_components
 from bayesmix.model import start_values
+from bayesmix.sampling import SAMPLERS
 
 scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
@@ -174,7 +174,7 @@ candidates = st.one_of(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_compare_rejects_bad_data_and_candidates_clearly(data: object, ks: object) -> None:
     """bm.compare: every input is rejected with a message naming the argument, or fitted."""
-    from bayesmix import comparison
+    from bayesmix.sampling import comparison
 
     def would_sample(*args: object, **kwargs: object) -> None:
         raise _WouldSample

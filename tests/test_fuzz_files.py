@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bayesmix as bm
-from bayesmix import cli
+from bayesmix.cli import main as cli
 
 
 class ReachedFit(Exception):  # noqa: N818 - a signal, not an error
@@ -87,7 +87,7 @@ def monkeypatch_module() -> pytest.MonkeyPatch:
 
     def stub_fit(data: object, n_components: int, **_: object) -> None:
         y = bm.as_observations(data)
-        from bayesmix.data import check_n_components
+        from bayesmix.data.validate import check_n_components
 
         raise ReachedFit(y, check_n_components(n_components, y.size))
 

@@ -16,8 +16,9 @@ import xarray as xr
 from helpers import fake_result, iid_posterior
 
 import bayesmix as bm
-from bayesmix.fitting import data_fingerprint, log_likelihood_dataset
-from bayesmix.io import FORMAT, FitFileError
+from bayesmix.data.provenance import data_fingerprint
+from bayesmix.io.netcdf import FORMAT, FitFileError
+from bayesmix.posterior.loglik import log_likelihood_dataset
 
 
 @pytest.fixture(scope="module")

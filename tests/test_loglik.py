@@ -8,7 +8,7 @@ from arviz_stats import loo
 from helpers import fake_result, iid_posterior, record_calls
 
 import bayesmix as bm
-from bayesmix import loglik
+from bayesmix.posterior import loglik
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Batched r_hat / ESS / MCSE (bayesmix.mcmcstats) against ArviZ's own, one scalar at a time.
+"""Batched r_hat / ESS / MCSE (diagnostics.mcmcstats) against ArviZ's own, one at a time.
 
 ArviZ is the reference: every function must give its numbers, on well-mixed, sticky,
 stuck, tied, constant and NaN-holding draws, for any number of chains and draws.
@@ -15,7 +15,7 @@ from arviz_stats.base import array_stats
 from helpers import record_calls
 from scipy.stats import rankdata
 
-from bayesmix import mcmckernels, mcmcstats
+from bayesmix.diagnostics import mcmckernels, mcmcstats
 
 
 def draws(chains: int, n: int, seed: int = 0) -> np.ndarray:

@@ -9,8 +9,8 @@ import pytest
 from helpers import fake_result, iid_posterior
 
 import bayesmix as bm
-from bayesmix import density as dens
-from bayesmix import membership
+from bayesmix.posterior import density as dens
+from bayesmix.posterior import membership
 
 
 @pytest.fixture(scope="module")

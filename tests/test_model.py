@@ -8,8 +8,8 @@ import pytest
 from arviz_base import from_dict
 
 import bayesmix as bm
-from bayesmix import density as dens
 from bayesmix.model import start_values
+from bayesmix.posterior import density as dens
 
 
 @pytest.fixture(scope="module")

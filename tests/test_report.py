@@ -17,9 +17,10 @@ import pytest
 from helpers import fake_result, iid_posterior
 
 import bayesmix as bm
-from bayesmix import _report_reproduce, _report_sections
-from bayesmix.fitting import data_fingerprint
-from bayesmix.report import write_report
+from bayesmix.data.provenance import data_fingerprint
+from bayesmix.report import reproduce as _report_reproduce
+from bayesmix.report import sections as _report_sections
+from bayesmix.report.html import write_report
 
 #: Section ids and headings, in report order.
 SECTIONS = {

@@ -12,8 +12,8 @@ from helpers import fake_result, iid_posterior, record_calls
 from matplotlib.collections import PolyCollection
 
 import bayesmix as bm
-from bayesmix import density as dens
-from bayesmix import summary as bm_summary
+from bayesmix.posterior import density as dens
+from bayesmix.report import summary as bm_summary
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from scipy import stats
 
 import bayesmix as bm
-from bayesmix.model import standardisation
+from bayesmix.model.build import standardisation
 from bayesmix.validation import sbc
 from bayesmix.validation.ranks import (
     ALPHA,

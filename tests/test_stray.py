@@ -10,8 +10,8 @@ import pytest
 import xarray as xr
 
 import bayesmix as bm
-from bayesmix import fitting
-from bayesmix.stray import RERUN_ATTR, consensus_start, splice_chains
+from bayesmix.sampling import fitting
+from bayesmix.sampling.stray import RERUN_ATTR, consensus_start, splice_chains
 
 
 def _swap_modes(res: bm.MixtureResult, chain: int) -> xr.DataTree:

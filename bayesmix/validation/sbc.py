@@ -46,12 +46,13 @@ from pymc.pytensorf import find_rng_nodes, reseed_rngs
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.traversal import ancestors
 
-from bayesmix.diagnostics import ComponentWarning, ConvergenceWarning
+from bayesmix.data.provenance import package_versions
+from bayesmix.diagnostics.checks import ComponentWarning, ConvergenceWarning
 from bayesmix.families import get_family
-from bayesmix.fitting import Sampler, SamplingError, fit, package_versions
-from bayesmix.model import build_model, shared_values, standardisation
-from bayesmix.simulate import simulate_mixture
-from bayesmix.spec import FamilyName, MixtureSpec, Priors
+from bayesmix.model.build import build_model, shared_values, standardisation
+from bayesmix.model.simulate import simulate_mixture
+from bayesmix.model.spec import FamilyName, MixtureSpec, Priors
+from bayesmix.sampling import Sampler, SamplingError, fit
 from bayesmix.validation.ranks import plot_ecdf_pit, plot_rank_histograms, ranks, thin, uniformity
 
 __all__ = ["DEFAULT_PRIORS", "SBCConfig", "draw_prior", "main", "rank_table", "run_sbc"]

@@ -1,0 +1,304 @@
+"""Convergence checks on a fitted mixture, as data and as warnings with remedies.
+
+r_hat and ESS are ArviZ's (computed batched by :mod:`bayesmix.diagnostics.mcmcstats`); this module
+decides what counts as a failure for a mixture and says what to do about it. Besides each
+parameter it checks quantities that do not depend on component labels (the sorted
+weights, the predictive density at data quantiles, the log posterior density per draw),
+and whether chains settled in different modes (the usual failure of mixtures, which
+ordered means can hide).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesmix.diagnostics.mcmcstats import convergence, tail_prob
+from bayesmix.families import Family, get_family
+from bayesmix.posterior.density import Draws, pointwise_log_lik
+
+__all__ = [
+    "ComponentWarning",
+    "ConvergenceWarning",
+    "Diagnostics",
+    "diagnose",
+    "warn_if_not_converged",
+]
+
+#: r_hat above this fails (Vehtari et al. 2021 recommend 1.01).
+R_HAT_MAX = 1.01
+#: Bulk or tail ESS below this fails (Vehtari et al. 2021: 100 per chain for 4 chains).
+ESS_MIN = 400
+#: A chain whose mean of some mu_k sits more than this many pooled within-chain standard
+#: deviations from the median chain is "in a different mode". Within one mode, chain means
+#: differ by Monte Carlo error, a small fraction of a standard deviation.
+MODE_GAP_SD = 3.0
+#: Data quantiles where the predictive density is checked (a label-invariant quantity).
+GRID_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+#: A component expected to hold fewer observations than this is "empty".
+EMPTY_COUNT = 1.0
+#: A component expected to hold fewer observations than this models outliers, not a group.
+MIN_GROUP_SIZE = 3.0
+#: A component whose median sigma is below this fraction of the data's sd has collapsed.
+COLLAPSE_FRACTION = 0.02
+
+
+class ConvergenceWarning(UserWarning):
+    """The sampler did not converge: the posterior summaries may be wrong."""
+
+
+class ComponentWarning(UserWarning):
+    """A component is empty or has collapsed onto a few points: K is likely too large."""
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Convergence diagnostics of one fit.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per checked quantity with ``r_hat``, ``ess_bulk``, ``ess_tail``,
+        ``label_invariant`` and ``passed``: each ``weights[k]``, ``mu[k]``, ``sigma[k]``,
+        and the label-invariant ``weights_sorted[j]`` (weights in decreasing order),
+        ``density(qNN)`` (predictive density at the data's NN% quantile) and
+        ``log_posterior`` (the sampler's log density; ``log_lik``, the total
+        log-likelihood, for a tree without sample stats).
+    divergences : int
+        Number of divergent transitions after tuning.
+    n_samples : int
+        Number of post-tuning draws over all chains.
+    stray_chains : tuple of int
+        Chains that settled in a different mode: their mean of some checked quantity
+        lies more than ``MODE_GAP_SD`` within-chain sds from the median chain's.
+    problems : tuple of str
+        One message per failed convergence check, each with a remedy.
+    component_issues : tuple of str
+        One message per empty or collapsed component, each with a remedy.
+    effective_components : float
+        Posterior mean of ``1 / sum_k w_k^2``: K for equal weights, near 1 when one
+        component dominates.
+    """
+
+    table: pd.DataFrame
+    divergences: int
+    n_samples: int
+    stray_chains: tuple[int, ...]
+    problems: tuple[str, ...]
+    component_issues: tuple[str, ...] = ()
+    effective_components: float = float("nan")
+
+    @property
+    def converged(self) -> bool:
+        """True when every check passed."""
+        return not self.problems
+
+    def __repr__(self) -> str:
+        verdict = "all checks passed" if self.converged else f"{len(self.problems)} problem(s)"
+        lines = [
+            f"Diagnostics: {verdict}; {self.divergences} divergences; effective number of "
+            f"components {self.effective_components:.2f}"
+        ]
+        lines += [f"  - {p}" for p in self.problems + self.component_issues]
+        lines.append(self.table.to_string(float_format=lambda v: f"{v:.3f}"))
+        return "\n".join(lines)
+
+
+def _quantities(
+    idata: xr.DataTree, draws: dict[str, np.ndarray], y: np.ndarray, family: Family
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """Every checked scalar per draw: names, values (quantity, chain, draw), label-free names.
+
+    Besides each parameter, the label-invariant quantities: the weights sorted in
+    decreasing order, the predictive density at five data quantiles, and the sampler's
+    log posterior density per draw (or, for a tree without sample stats, the total
+    log-likelihood). They mean the same whatever the components' order, so a posterior
+    with several modes shows up in them even when the ordered means look fine.
+    """
+    chains, n_draws, n_comp = draws["weights"].shape
+    components = np.asarray(idata["posterior"]["component"])
+    names: list[str] = []
+    rows: list[np.ndarray] = []
+    for name in (["weights"] if n_comp > 1 else []) + list(family.names):
+        names += [f"{name}[{k}]" for k in components]
+        rows += [draws[name][..., j] for j in range(n_comp)]
+    invariant = []
+    if n_comp > 1:
+        ranked = -np.sort(-draws["weights"], axis=-1)
+        invariant += [f"weights_sorted[{j}]" for j in range(n_comp)]
+        rows += list(np.moveaxis(ranked, -1, 0))
+    grid = np.quantile(y, GRID_QUANTILES)
+    flat = {v: draws[v].reshape(-1, n_comp) for v in family.names}
+    flat_draws = Draws(family, draws["weights"].reshape(-1, n_comp), flat)
+    dens = np.exp(pointwise_log_lik(grid, flat_draws)).reshape(chains, n_draws, grid.size)
+    invariant += [f"density(q{round(100 * q)})" for q in GRID_QUANTILES]
+    rows += list(np.moveaxis(dens, -1, 0))
+    stats: Any = idata["sample_stats"] if "sample_stats" in idata.children else {}
+    stat = next((v for v in ("logp", "lp") if v in stats), None)
+    if stat is not None:
+        # the sampler's log posterior density per draw: label-invariant, and free
+        invariant.append("log_posterior")
+        rows.append(np.asarray(stats[stat].transpose("chain", "draw").values))
+    elif "log_likelihood" in idata.children and "y" in idata["log_likelihood"]:
+        log_lik = idata["log_likelihood"]["y"]
+        obs_dims = [d for d in log_lik.dims if d not in ("chain", "draw")]
+        invariant.append("log_lik")
+        # skipna=False: xarray's default NaN-skipping sum is ~30x slower (a masked copy)
+        total = log_lik.sum(dim=obs_dims, skipna=False).transpose("chain", "draw")
+        rows.append(np.asarray(total.values))
+    values = np.stack(rows).astype(np.float64, copy=False)
+    return names + invariant, values, invariant
+
+
+def _table(names: list[str], values: np.ndarray, invariant: list[str]) -> pd.DataFrame:
+    """r_hat, bulk and tail ESS of every quantity (ArviZ's algorithms, batched); verdicts."""
+    r_hat, ess_bulk, ess_tail = convergence(values)
+    table = pd.DataFrame(
+        {
+            "r_hat": r_hat,
+            "ess_bulk": ess_bulk,
+            "ess_tail": ess_tail,
+            "label_invariant": np.isin(names, invariant),
+            "passed": (r_hat <= R_HAT_MAX) & (ess_bulk >= ESS_MIN) & (ess_tail >= ESS_MIN),
+        },
+        index=pd.Index(names, name="quantity"),
+    )
+    table.attrs["tail_prob"] = tail_prob(None)  # ArviZ's rcParams at the time
+    return table
+
+
+def _stray_chains(values: np.ndarray) -> tuple[int, ...]:
+    """Chains whose mean of some quantity is far, in within-chain sds, from the others'.
+
+    ``values`` has shape (quantity, chain, draw).
+    """
+    if values.shape[1] < 2:
+        return ()
+    chain_mean = values.mean(axis=2)
+    within_sd = np.sqrt(values.var(axis=2).mean(axis=1))
+    within_sd = np.where(within_sd > 0, within_sd, np.inf)
+    gap = np.abs(chain_mean - np.median(chain_mean, axis=1, keepdims=True)) / within_sd[:, None]
+    return tuple(int(c) for c in np.flatnonzero((gap > MODE_GAP_SD).any(axis=0)))
+
+
+def _component_issues(
+    draws: dict[str, np.ndarray], y: np.ndarray
+) -> tuple[tuple[str, ...], float]:
+    """Empty components and collapsed sigmas; and the effective number of components."""
+    w, sigma = draws["weights"], draws["sigma"]
+    effective = float(np.mean(1.0 / np.sum(w**2, axis=-1)))
+    issues = []
+    expected_n = y.size * w.mean(axis=(0, 1))
+    for k in np.flatnonzero(expected_n < EMPTY_COUNT):
+        issues.append(
+            f"component {k} is empty: its weight ({w[..., k].mean():.2g}) gives it "
+            f"{expected_n[k]:.2g} of {y.size} observations; the data support fewer "
+            f"components (effective number {effective:.2f}): fit fewer components or "
+            "compare K with bm.compare"
+        )
+    for k in np.flatnonzero((expected_n >= EMPTY_COUNT) & (expected_n < MIN_GROUP_SIZE)):
+        issues.append(
+            f"component {k} holds only {expected_n[k]:.2g} of {y.size} observations: it "
+            "models an outlier or a spike, not a group; check those points "
+            "(res.predict() == k), and fit fewer components if they are not a group"
+        )
+    median_sigma = np.median(sigma, axis=(0, 1))
+    for k in np.flatnonzero(median_sigma < COLLAPSE_FRACTION * np.std(y)):
+        issues.append(
+            f"component {k} has collapsed: its sigma ({median_sigma[k]:.3g}) is under "
+            f"{COLLAPSE_FRACTION:.0%} of the data's sd, a spike on a few points; use "
+            "priors=bm.Priors(sigma_prior='gamma') (or 'invgamma') or fewer components"
+        )
+    return tuple(issues), effective
+
+
+def diagnose(idata: xr.DataTree) -> Diagnostics:
+    """Check convergence of a fitted mixture's posterior.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A tree with a ``posterior`` group holding ``weights`` and the parameters of the
+        family its ``bayesmix_spec`` attribute names (default normal: ``mu``, ``sigma``), an
+        ``observed_data`` group and, optionally, ``sample_stats`` (for divergences) and
+        ``log_likelihood``.
+
+    Returns
+    -------
+    Diagnostics
+    """
+    post = idata["posterior"]
+    family = get_family(json.loads(idata.attrs.get("bayesmix_spec", "{}")).get("family", "normal"))
+    draws = {  # each (chain, draw, component), read once for every check below
+        v: np.asarray(post[v].transpose("chain", "draw", "component").values)
+        for v in ("weights", *family.names)
+    }
+    y = np.asarray(idata["observed_data"]["y"].values)
+    names, values, invariant = _quantities(idata, draws, y, family)
+    table = _table(names, values, invariant)
+    n_samples = int(post.sizes["chain"] * post.sizes["draw"])
+    divergences = 0
+    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
+        divergences = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
+    stray = _stray_chains(values)
+    problems = _problems(table, divergences, n_samples, stray)
+    issues, effective = _component_issues(draws, y)
+    return Diagnostics(table, divergences, n_samples, stray, problems, issues, effective)
+
+
+def _problems(
+    table: pd.DataFrame, divergences: int, n_samples: int, stray: tuple[int, ...]
+) -> tuple[str, ...]:
+    out = []
+    if stray:
+        out.append(
+            f"chain(s) {list(stray)} settled in a different mode from the others (their "
+            "component means disagree); the posterior is multimodal or the model has too "
+            "many components: compare fits with fewer components, or rerun with more "
+            "tuning (e.g. tune=2000) and keep the result only if all chains agree"
+        )
+    names = np.asarray(table.index, dtype=object)
+    r_hat = table["r_hat"].to_numpy(dtype=float)
+    bad_r = r_hat > R_HAT_MAX  # NaN (too few draws) is not a failure here
+    if bad_r.any():
+        worst = int(np.argmax(np.where(bad_r, r_hat, -np.inf)))
+        out.append(
+            f"r_hat > {R_HAT_MAX} for {list(names[bad_r])} (worst: {names[worst]} = "
+            f"{r_hat[worst]:.3f}): chains disagree; run longer (e.g. "
+            "tune=2000, draws=2000) and check for multimodality"
+        )
+    ess_min = np.fmin(table["ess_bulk"].to_numpy(float), table["ess_tail"].to_numpy(float))
+    bad_e = ess_min < ESS_MIN
+    if bad_e.any():
+        worst = int(np.argmin(np.where(bad_e, ess_min, np.inf)))
+        out.append(
+            f"effective sample size < {ESS_MIN} for {list(names[bad_e])} (worst: "
+            f"{names[worst]} = {ess_min[worst]:.0f}): too few independent draws for reliable "
+            "intervals; increase draws (e.g. draws=2000) or chains"
+        )
+    if divergences:
+        out.append(
+            f"{divergences} divergent transition(s) in {n_samples} draws: the sampler "
+            "missed part of the posterior; raise target_accept (e.g. target_accept=0.99), "
+            "and if they persist a component is collapsing onto few points: use fewer "
+            "components or a stronger prior on sigma"
+        )
+    return tuple(out)
+
+
+def warn_if_not_converged(diagnostics: Diagnostics, stacklevel: int = 3) -> None:
+    """Warn once per failed check and once per empty or collapsed component.
+
+    Failed convergence checks raise :class:`ConvergenceWarning`; empty or collapsed
+    components raise :class:`ComponentWarning`.
+    """
+    for problem in diagnostics.problems:
+        warnings.warn(problem, ConvergenceWarning, stacklevel=stacklevel)
+    for issue in diagnostics.component_issues:
+        warnings.warn(issue, ComponentWarning, stacklevel=stacklevel)

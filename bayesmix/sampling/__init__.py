@@ -1,0 +1,29 @@
+"""Sampling: settings, NUTS on a model (``sample``), ``fit``, ``compare``, sparse fits."""
+
+from bayesmix.sampling.comparison import Comparison, LOOWarning, compare
+from bayesmix.sampling.fitting import fit
+from bayesmix.sampling.nuts import LOG_LIK_MAX_VALUES, LOG_LIK_STORE_MAX_VALUES, sample
+from bayesmix.sampling.settings import (
+    SAMPLERS,
+    Sampler,
+    SamplerSettings,
+    SamplingError,
+    resolve_sampler,
+)
+from bayesmix.sampling.sparse import fit_sparse
+
+__all__ = [
+    "LOG_LIK_MAX_VALUES",
+    "LOG_LIK_STORE_MAX_VALUES",
+    "SAMPLERS",
+    "Comparison",
+    "LOOWarning",
+    "Sampler",
+    "SamplerSettings",
+    "SamplingError",
+    "compare",
+    "fit",
+    "fit_sparse",
+    "resolve_sampler",
+    "sample",
+]

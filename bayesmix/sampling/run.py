@@ -1,0 +1,85 @@
+"""One fit of a fixed number of components: build the spec, sample, check, rerun strays."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from bayesmix.data import check_n_components
+from bayesmix.model import FamilyName, MixtureSpec, Priors
+from bayesmix.result import MixtureResult
+from bayesmix.sampling.nuts import attach_log_likelihood, sample
+from bayesmix.sampling.settings import Sampler, SamplerSettings, random_seed_of, resolve_sampler
+from bayesmix.sampling.stray import consensus_start, record_rerun, splice_chains
+
+__all__ = ["fit_components"]
+
+
+def fit_components(
+    y: np.ndarray,
+    n_components: int,
+    *,
+    family: FamilyName = "normal",
+    priors: Priors | dict[str, Any] | None = None,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    cores: int | None = None,
+    target_accept: float = 0.9,
+    random_seed: int | None = None,
+    sampler: Sampler = "auto",
+    progressbar: bool = True,
+    rerun_stray: bool = True,
+    **sample_kwargs: Any,
+) -> MixtureResult:
+    """Fit ``n_components`` components to validated data ``y``: :func:`bayesmix.fit`'s work.
+
+    The arguments are :func:`bayesmix.fit`'s (see there), with ``y`` already validated;
+    :func:`bayesmix.fit` and :func:`bayesmix.compare` both call this.
+    """
+    k = check_n_components(n_components, y.size)
+    spec = MixtureSpec.from_data(y, k, priors, family)
+    settings = SamplerSettings(
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        target_accept=target_accept,
+        random_seed=random_seed_of(random_seed),
+        sampler=resolve_sampler(sampler),
+        cores=cores,
+    )
+    # model None: the standard model of spec, which nutpie compiles once per structure;
+    # res.model builds it for this data on first access
+    idata = sample(None, y, spec, settings, progressbar=progressbar, **sample_kwargs)
+    result = MixtureResult(idata)
+    stray = result.diagnostics.stray_chains
+    if rerun_stray and stray and len(stray) < settings.chains:
+        result = _rerun_stray(result, y, spec, settings, stray, progressbar, sample_kwargs)
+    result.check_convergence(stacklevel=3)
+    return result
+
+
+def _rerun_stray(
+    result: MixtureResult,
+    y: np.ndarray,
+    spec: MixtureSpec,
+    settings: SamplerSettings,
+    stray: tuple[int, ...],
+    progressbar: bool,
+    sample_kwargs: dict[str, Any],
+) -> MixtureResult:
+    """Rerun the chains in a minor mode from the others' consensus (see sampling.stray)."""
+    good = [c for c in range(settings.chains) if c not in stray]
+    start = consensus_start(result.idata, good, ("weights", *spec.components_family.sampled_names))
+    seed = int(np.random.SeedSequence([settings.random_seed, 0x57A7]).generate_state(1)[0])
+    rerun_settings = replace(settings, chains=len(stray), random_seed=seed)
+    rerun = sample(
+        result._model, y, spec, rerun_settings, progressbar=progressbar, start=start,
+        **sample_kwargs,
+    )  # fmt: skip
+    idata = splice_chains(result.idata, rerun, stray)
+    attach_log_likelihood(idata, y, spec)
+    record_rerun(idata, stray, seed, start)
+    return MixtureResult(idata, model=result._model)
