@@ -16,7 +16,7 @@ from bayesmix.diagnostics import ComponentWarning, ConvergenceWarning, Diagnosti
 from bayesmix.io import FitFileError, save
 from bayesmix.model import MixtureSpec, Priors, build_model, simulate_mixture
 from bayesmix.report import show_versions
-from bayesmix.result import MixtureResult, load
+from bayesmix.result import MixtureResult
 from bayesmix.sampling import (
     Comparison,
     LOOWarning,
@@ -27,6 +27,7 @@ from bayesmix.sampling import (
     fit_sparse,
     sample,
 )
+from bayesmix.saved import load
 
 __version__ = "0.1.0"
 

@@ -18,7 +18,6 @@ from arviz_base import rcParams
 
 from bayesmix.diagnostics import Diagnostics, diagnose, warn_if_not_converged
 from bayesmix.families import Family
-from bayesmix.io import read_fit
 from bayesmix.io import save as save_fit
 from bayesmix.model import MixtureSpec, build_model
 from bayesmix.posterior import density as dens
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
     import pymc as pm
     from matplotlib.axes import Axes
 
-__all__ = ["MixtureResult", "load"]
+__all__ = ["MixtureResult"]
 
 
 def _ci_prob(ci_prob: float | None) -> float:
@@ -425,50 +424,9 @@ class MixtureResult:
         post = self.idata["posterior"]
         verdict = "converged" if self.converged else "NOT converged (see .diagnostics)"
         head = (
-            f"<MixtureResult: {self.n_components}-component {self.family.title} mixture of "
+            f"<MixtureResult: {self.n_components}-component {self.family.adjective} mixture of "
             f"{self.data.size} observations; {post.sizes['chain']} chains x "
             f"{post.sizes['draw']} draws ({s.get('sampler', '?')}, seed "
             f"{s.get('random_seed', '?')}); {verdict}>"
         )
         return head + "\n" + self.components.to_string(float_format=lambda v: f"{v:.4g}")
-
-
-def load(path: str | Path) -> MixtureResult:
-    """Read a fit written by :func:`save` (or :meth:`MixtureResult.save`).
-
-    The whole file is read into memory and closed, so it may be deleted or overwritten
-    afterwards. The data fingerprint and a checksum of the content are verified, and the
-    pointwise log-likelihood is recomputed from the posterior, so summaries, densities,
-    memberships and diagnostics equal those of the fit that was saved. No code from the
-    file is executed (no pickle): it holds only arrays, text and JSON.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file.
-
-    Returns
-    -------
-    MixtureResult
-        The fit; its PyMC model is rebuilt from the data and spec when first used.
-
-    Raises
-    ------
-    FileNotFoundError
-        If there is no such file.
-    FitFileError
-        A ``ValueError`` naming the file and the problem: it is not a NetCDF-4 file, not
-        a bayesmix fit, truncated or corrupted, or its data do not match the stored
-        fingerprint.
-
-    See Also
-    --------
-    save : write a fit.
-
-    Examples
-    --------
-    >>> import bayesmix as bm
-    >>> res = bm.load("fit.nc")  # doctest: +SKIP
-    >>> res.components  # doctest: +SKIP
-    """
-    return MixtureResult(read_fit(path))

@@ -38,8 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-RUNNERS = ("bayesmix", "bayesmix-nutpie", "bayesmix-pymc", "bayesmix-numpyro",
-           "pymc-default", "pymc-c", "pymc-numpyro", "numpyro")  # fmt: skip
+RUNNERS = ("bayesmix", "bayesmix-student_t", "bayesmix-nutpie", "bayesmix-pymc",
+           "bayesmix-numpyro", "pymc-default", "pymc-c", "pymc-numpyro", "numpyro")  # fmt: skip
 #: The hand-written contenders (the others are bayesmix with each sampler).
 CONTENDERS = ("pymc-default", "pymc-c", "pymc-numpyro", "numpyro")
 #: Default plan: every runner at N = 10^3 and 10^4; beyond, bayesmix's default and the
@@ -150,8 +150,11 @@ def _fit(runner: str, y: Any, seed: int) -> Any:
     if runner.startswith("bayesmix"):
         import bayesmix as bm
 
-        sampler = runner.partition("-")[2] or "auto"
-        res = bm.fit(y, 3, random_seed=seed, sampler=sampler, progressbar=False, **SAMPLING)
+        suffix = runner.partition("-")[2]
+        family = "student_t" if suffix == "student_t" else "normal"
+        sampler = "auto" if suffix in ("", "student_t") else suffix
+        res = bm.fit(y, 3, family=family, random_seed=seed, sampler=sampler,
+                     progressbar=False, **SAMPLING)  # fmt: skip
         res.summary()  # what a user looks at first
         res.density(res.grid(500))
         return res.idata
@@ -170,7 +173,7 @@ def _metrics(tree: Any) -> dict[str, Any]:
     import arviz_stats as azs
     import numpy as np
 
-    from bayesmix.diagnostics.checks import _stray_chains
+    from bayesmix.diagnostics.checks import _stray_chains  # the fit's own check
 
     post = tree["posterior"].to_dataset()[["weights", "mu", "sigma"]]
     # label-switching would inflate r_hat: order components by mean within each draw
@@ -221,15 +224,23 @@ def run_one(runner: str, n: int, seed: int) -> dict[str, Any]:
 
 
 def kernel_times(sizes: list[int]) -> list[dict[str, Any]]:
-    """Time the fused log-likelihood + gradient (one thread) at each N."""
+    """Time the normal family's fused log-likelihood + gradient (one thread) at each N."""
     import numpy as np
-    from bayesmix.likelihood import _kernel
 
+    from bayesmix.families.fused import FusedMixtureLogLik
+
+    fused = FusedMixtureLogLik("normal")
     rows = []
     for n in sizes:
         y = data(n)
-        args = (y, float(y.mean()), float(y.std()), np.log([0.3, 0.4, 0.3]),
-                np.array([-1.2, 0.0, 1.2]), np.array([0.3, 0.3, 0.3]))  # fmt: skip
+        theta = np.array([[-1.2, 0.0, 1.2], [0.3, 0.3, 0.3]])
+        a = np.log([0.3, 0.4, 0.3]) - np.log(theta[1]) - 0.5 * np.log(2 * np.pi)
+        out: list[list[Any]] = [[None], [None], [None]]
+
+        def _kernel(*args: Any, out: list[list[Any]] = out) -> None:
+            fused.perform(None, args, out)  # type: ignore[arg-type]
+
+        args = (y, np.array([float(y.mean()), float(y.std())]), a, theta)
         _kernel(*args)
         reps = max(5, int(2e7 / n))
         t = time.perf_counter()

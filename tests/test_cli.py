@@ -16,7 +16,7 @@ import pytest
 from helpers import fake_result, iid_posterior
 
 import bayesmix as bm
-from bayesmix.cli import main as cli
+from bayesmix.cli import commands as cli
 from bayesmix.data.text import InputFileError, read_column
 
 SMALL = ["--draws", "200", "--tune", "200", "--chains", "2", "--no-progressbar"]

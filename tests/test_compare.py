@@ -266,7 +266,7 @@ def test_fit_auto_returns_the_selected_fit(monkeypatch: pytest.MonkeyPatch) -> N
         calls.append((n_components, options))
         return Fake()
 
-    monkeypatch.setattr(compare_module, "compare", fake_compare)
+    monkeypatch.setattr(sys.modules["bayesmix.sampling.fitting"], "compare", fake_compare)
     assert bm.fit([1.0, 2.0, 3.0], "auto", draws=10, random_seed=4) == "the selected fit"
     ((ks, options),) = calls
     assert list(ks) == [1, 2, 3]  # K <= n = 3 of the candidates

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bayesmix as bm
-from bayesmix.cli import main as cli
+from bayesmix.cli import commands as cli
 
 
 class ReachedFit(Exception):  # noqa: N818 - a signal, not an error

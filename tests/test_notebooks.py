@@ -68,6 +68,7 @@ def _stray_warnings(nb: Any) -> list[str]:
         # Save, load, report and the CLI have their own tests; this keeps the default
         # suite under 10 minutes. `make test-slow` runs it.
         pytest.param("03_reports_and_reuse.ipynb", marks=pytest.mark.slow),
+        "04_student_t_outliers.ipynb",
     ],
 )
 def test_notebook_runs(name: str, kernel_env: pathlib.Path) -> None:
@@ -86,4 +87,9 @@ def test_notebook_runs(name: str, kernel_env: pathlib.Path) -> None:
 
 def test_every_notebook_is_tested() -> None:
     names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
-    assert names == ["01_quickstart.ipynb", "02_galaxies.ipynb", "03_reports_and_reuse.ipynb"]
+    assert names == [
+        "01_quickstart.ipynb",
+        "02_galaxies.ipynb",
+        "03_reports_and_reuse.ipynb",
+        "04_student_t_outliers.ipynb",
+    ]

@@ -331,7 +331,7 @@ def test_pickle_round_trip(pipe: Pipeline, est: BayesianMixture, Z: np.ndarray) 
     assert copy.get_params() == est.get_params()
     # The PyMC model cannot be pickled; the copy rebuilds it from the DataTree.
     assert {rv.name for rv in copy.result_.model.free_RVs} == {"weights", "mu_z", "sigma_z"}
-    assert est.result_._model is not None  # pickling did not strip the original
+    assert est.result_.model is not None  # pickling did not strip the original
     pipe_copy = pickle.loads(pickle.dumps(pipe))
     np.testing.assert_array_equal(pipe_copy.predict(Z), pipe.predict(Z))
 
@@ -374,6 +374,7 @@ def test_unseeded_fit_is_reproducible_from_its_record(est: BayesianMixture, Z: n
 # -- parameters -----------------------------------------------------------------------
 PARAMS = {
     "n_components": 3,
+    "family": "student_t",
     "priors": bm.Priors(mu_scale=10.0),
     "draws": 200,
     "tune": 300,
@@ -390,6 +391,7 @@ def test_defaults_match_bayesmix_fit() -> None:
     params = BayesianMixture().get_params()
     assert params == {
         "n_components": 2,
+        "family": "normal",
         "priors": None,
         "draws": 1000,
         "tune": 1000,

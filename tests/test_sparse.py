@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -46,7 +47,7 @@ def test_fit_sparse_sets_the_small_concentration(monkeypatch: pytest.MonkeyPatch
         seen.update(k=n_components, priors=priors, options=options)
         return "result"
 
-    monkeypatch.setattr(bm.sparse, "fit", fake_fit)
+    monkeypatch.setattr(sys.modules["bayesmix.sampling.sparse"], "fit", fake_fit)
     out = bm.fit_sparse([1.0, 2.0, 3.0], 5, priors=bm.Priors(mu_scale=3.0), draws=10)
     assert out == "result"
     assert seen["k"] == 5 and seen["options"] == {"draws": 10}

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import bayesmix as bm
-from bayesmix.sampling import fitting
+from bayesmix.sampling import run
 from bayesmix.sampling.stray import RERUN_ATTR, consensus_start, splice_chains
 
 
@@ -28,7 +28,7 @@ def _swap_modes(res: bm.MixtureResult, chain: int) -> xr.DataTree:
 
 
 def test_consensus_start_is_a_valid_start(quickstart_fit: bm.MixtureResult) -> None:
-    start = consensus_start(quickstart_fit.idata, [0, 2, 3])
+    start = consensus_start(quickstart_fit.idata, [0, 2, 3], ("weights", "mu_z", "sigma_z"))
     assert start["weights"].sum() == pytest.approx(1.0, abs=1e-12)
     assert np.all(np.diff(start["mu_z"]) > 0) and np.all(start["sigma_z"] > 0)
     post = quickstart_fit.idata.posterior
@@ -68,9 +68,7 @@ def test_a_stray_chain_is_rerun_into_the_main_mode(
     for group in ("posterior", "sample_stats"):
         trimmed[group] = xr.DataTree(trimmed[group].to_dataset().isel(draw=slice(0, 300)))
     stuck = bm.MixtureResult(trimmed, model=quickstart_fit.model)
-    fixed = fitting._rerun_stray(
-        stuck, quickstart_y, quickstart_fit.spec, settings, (1,), False, {}
-    )
+    fixed = run._rerun_stray(stuck, quickstart_y, quickstart_fit.spec, settings, (1,), False, {})
     assert fixed.diagnostics.stray_chains == ()
     assert "log_likelihood" in fixed.idata.children
     record = json.loads(fixed.idata.attrs[RERUN_ATTR])

@@ -1,5 +1,5 @@
 """The ``bayesmix`` command line: fit, summary, report, compare, demo."""
 
-from bayesmix.cli.main import main
+from bayesmix.cli.commands import main
 
 __all__ = ["main"]

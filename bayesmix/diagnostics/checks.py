@@ -11,6 +11,7 @@ ordered means can hide).
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ __all__ = [
     "warn_if_not_converged",
 ]
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: r_hat above this fails (Vehtari et al. 2021 recommend 1.01).
 R_HAT_MAX = 1.01
 #: Bulk or tail ESS below this fails (Vehtari et al. 2021: 100 per chain for 4 chains).
@@ -298,7 +300,9 @@ def warn_if_not_converged(diagnostics: Diagnostics, stacklevel: int = 3) -> None
     Failed convergence checks raise :class:`ConvergenceWarning`; empty or collapsed
     components raise :class:`ComponentWarning`.
     """
+    # the first frame outside bayesmix: the user's call, however deep inside it we are
+    skip = (_PACKAGE_DIR,)
     for problem in diagnostics.problems:
-        warnings.warn(problem, ConvergenceWarning, stacklevel=stacklevel)
+        warnings.warn(problem, ConvergenceWarning, stacklevel=stacklevel, skip_file_prefixes=skip)
     for issue in diagnostics.component_issues:
-        warnings.warn(issue, ComponentWarning, stacklevel=stacklevel)
+        warnings.warn(issue, ComponentWarning, stacklevel=stacklevel, skip_file_prefixes=skip)

@@ -89,7 +89,9 @@ class Family:
     name : str
         The name users pass as ``family=``.
     title : str
-        How the report names a component, e.g. ``Normal``.
+        How formulas name a component's distribution, e.g. ``Normal``.
+    adjective : str
+        How text names the mixture, e.g. "normal" in "2-component normal mixture".
     parameters : tuple of Parameter
         The per-component parameters; the first is the location that is ordered.
     hyper_values : callable
@@ -121,6 +123,7 @@ class Family:
 
     name: str
     title: str
+    adjective: str
     parameters: tuple[Parameter, ...]
     hyper_values: Callable[[Any], dict[str, np.ndarray]]
     declare_extra_priors: Callable[[Any, int], dict[str, Any]]

@@ -75,6 +75,7 @@ def _prior_lines(priors: Any) -> list[tuple[str, str]]:
 FAMILY = Family(
     name="normal",
     title="Normal",
+    adjective="normal",
     parameters=(LOCATION, SCALE),
     hyper_values=_hyper_values,
     declare_extra_priors=_declare_extra_priors,

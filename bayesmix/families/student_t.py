@@ -100,6 +100,7 @@ def _prior_lines(priors: Any) -> list[tuple[str, str]]:
 FAMILY = Family(
     name="student_t",
     title="StudentT",
+    adjective="Student-t",
     parameters=(LOCATION, SCALE, DOF),
     hyper_values=_hyper_values,
     declare_extra_priors=_declare_extra_priors,

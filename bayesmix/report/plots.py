@@ -115,7 +115,7 @@ def plot_density(
         title
         if title is not None
         else (
-            f"{result.n_components}-component {result.family.title} mixture, "
+            f"{result.n_components}-component {result.family.adjective} mixture, "
             f"n = {result.data.size}"
         )
     )

@@ -326,7 +326,7 @@ def build_document(
     k, n = result.n_components, result.data.size
     version = _attr_json(result, "bayesmix_versions").get("bayesmix", "(version not recorded)")
     meta = [
-        f"{k}-component {result.family.title} mixture of {n} observations, "
+        f"{k}-component {result.family.adjective} mixture of {n} observations, "
         f"fitted with bayesmix {version}."
     ]
     if timestamp is not None:
@@ -334,6 +334,6 @@ def build_document(
     head = (
         title
         if title is not None
-        else f"bayesmix report: {k}-component {result.family.title} mixture"
+        else f"bayesmix report: {k}-component {result.family.adjective} mixture"
     )
     return r.Document(head, tuple(meta), sections, (*data_alerts, *verdict))

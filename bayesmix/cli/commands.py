@@ -290,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Examples
     --------
-    >>> from bayesmix.cli.main import main
+    >>> from bayesmix.cli.commands import main
     >>> main(["summary", "fit.nc"])  # doctest: +SKIP
     """
     parser = _parser()
