@@ -109,19 +109,19 @@ def _sampled_logp(idata, sampler: str = "nutpie") -> np.ndarray:
     stats_ = idata["sample_stats"]
     name = "logp" if "logp" in stats_ else "lp"
     values = np.asarray(stats_[name].isel(chain=0).values)
-    # PyMC 6 records numpyro's potential energy, -log density, as "lp"
-    return -values if sampler == "numpyro" else values
+    # PyMC 6 records the JAX samplers' potential energy, -log density, as "lp"
+    return -values if sampler in ("numpyro", "blackjax") else values
 
 
-SAMPLERS = ["nutpie", "pymc", "numpyro"]
+SAMPLERS = ["nutpie", "pymc", "numpyro", "blackjax"]
 
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)
 @pytest.mark.parametrize("sampler", SAMPLERS)
 def test_every_sampler_samples_the_model_density(family: str, sampler: str) -> None:
     """The log density each sampler reports at its draws is the fused model's there."""
-    if sampler == "numpyro":
-        pytest.importorskip("numpyro")
+    if sampler in ("numpyro", "blackjax"):
+        pytest.importorskip(sampler)
     spec = bm.MixtureSpec.from_data(Y, 2, family=family)
     settings = SamplerSettings(
         draws=30, tune=30, chains=1, target_accept=0.9, random_seed=5, sampler=sampler

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import nutpie
 import pymc as pm
 import xarray as xr
 
@@ -47,8 +48,6 @@ _BY_MODEL: weakref.WeakKeyDictionary[pm.Model, _Compiled] = weakref.WeakKeyDicti
 
 
 def _compile(model: pm.Model, start: dict[str, np.ndarray]) -> _Compiled:
-    import nutpie
-
     starts = StartValues.for_model(model, start)
     compiled = nutpie.compile_pymc_model(model, initial_points=starts.strategies, jitter_rvs=set())
     return _Compiled(compiled, starts)
@@ -99,8 +98,6 @@ def sample_nutpie(
     ``model`` None stands for ``build_model(y, spec)``, compiled once per structure.
     Returns the tree with ``posterior``, ``sample_stats`` and ``observed_data``.
     """
-    import nutpie
-
     compiled = compiled_for(model, y, spec, start)
     t_start = time.time()
     sampler = nutpie.sample(
