@@ -68,7 +68,7 @@ def data(n: int, seed: int = 0) -> Any:
 def _priors_and_start(y: Any) -> tuple[Any, dict[str, Any]]:
     import numpy as np
 
-    from bayesmix.model.build import standardisation, start_values
+    from bayesmix.model import standardisation, start_values
     from bayesmix.model.spec import MixtureSpec
 
     spec = MixtureSpec.from_data(y, 3)

@@ -108,9 +108,11 @@ class Family:
     log_normaliser : callable
         ``(*params) -> TensorVariable``: per-component constant of the log density.
     kernel_logpdf, kernel_grad : numba functions
-        ``kernel_logpdf(z, theta, j)``: log density of ``z`` under component j minus its
-        normaliser, ``theta`` of shape (P, K); ``kernel_grad(z, theta, j, out)`` writes its
-        derivative with respect to each ``theta[p, j]`` into ``out[p]``.
+        ``kernel_logpdf(z, m, theta, j, out)``: ``out[i]`` = log density of ``z[i]`` under
+        component j minus its normaliser, for ``i < m``; ``theta`` has shape (P, K).
+        ``kernel_grad(z, r, m, theta, j, g)``: ``g[p, j] += sum_{i<m} r[i] * d/dtheta[p, j]``
+        of that log density at ``z[i]`` (``r``: the responsibilities). Both loop over a
+        block of observations so that LLVM vectorises them.
     logpdf : callable
         ``(x, *params) -> ndarray``: the full log density, NumPy broadcasting.
     rvs : callable

@@ -8,7 +8,8 @@ once, keeps the K terms of a block of observations in small arrays and accumulat
 log-likelihood and its gradient together.
 
 It is generic: a family gives ``kernel_logpdf`` and ``kernel_grad`` (its log density up
-to a per-component constant, and that part's gradient) as numba functions, and the
+to a per-component constant, and that part's gradient, for a block of observations
+with the component's constants hoisted out of the loop) as numba functions, and the
 constant, with the log-weights, enters as the Op's input ``a`` (a PyTensor expression,
 so PyTensor differentiates it, Γ functions included). The Op computes
 
@@ -110,9 +111,10 @@ def _kernel(family_name: str) -> Any:
         inv_scale = 1.0 / scale
         terms, z = np.empty((k, _BLOCK)), np.empty(_BLOCK)
         top, total_b, inv_s = np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK)
+        resp = np.empty(_BLOCK)
         bits = np.empty(_BLOCK, dtype=np.int64)
         pow2 = bits.view(np.float64)
-        g_a, g_theta, g_one = np.zeros(k), np.zeros((n_params, k)), np.empty(n_params)
+        g_a, g_theta = np.zeros(k), np.zeros((n_params, k))
         total = 0.0
         for start in range(0, n, _BLOCK):
             m = min(_BLOCK, n - start)
@@ -120,9 +122,12 @@ def _kernel(family_name: str) -> Any:
                 z[i] = (y[start + i] - loc) * inv_scale
                 top[i] = -np.inf
             for j in range(k):
+                row = terms[j]
+                logpdf(z, m, theta, j, row)
+                aj = a[j]
                 for i in range(m):
-                    t = a[j] + logpdf(z[i], theta, j)
-                    terms[j, i] = t
+                    t = row[i] + aj
+                    row[i] = t
                     top[i] = max(top[i], t)
             _exponentiate_block(terms, top, total_b, bits, pow2, k, m)
             prod = 1.0
@@ -132,12 +137,13 @@ def _kernel(family_name: str) -> Any:
                 inv_s[i] = 1.0 / total_b[i]
             total += math.log(prod)
             for j in range(k):
+                ga = 0.0
                 for i in range(m):
                     r = terms[j, i] * inv_s[i]  # responsibility of component j for z_i
-                    g_a[j] += r
-                    grad(z[i], theta, j, g_one)
-                    for p in range(n_params):
-                        g_theta[p, j] += r * g_one[p]
+                    resp[i] = r
+                    ga += r
+                g_a[j] += ga
+                grad(z, resp, m, theta, j, g_theta)
         return total, g_a, g_theta
 
     return kernel

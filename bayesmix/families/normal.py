@@ -42,17 +42,26 @@ def _log_normaliser(mu: Any, sigma: Any) -> Any:
 
 
 @numba.njit(fastmath=_FASTMATH, inline="always")
-def _kernel_logpdf(z: float, theta: np.ndarray, j: int) -> float:
-    d = (z - theta[0, j]) / theta[1, j]
-    return -0.5 * d * d
+def _kernel_logpdf(z: np.ndarray, m: int, theta: np.ndarray, j: int, out: np.ndarray) -> None:
+    mu, inv = theta[0, j], 1.0 / theta[1, j]
+    for i in range(m):
+        d = (z[i] - mu) * inv
+        out[i] = -0.5 * d * d
 
 
 @numba.njit(fastmath=_FASTMATH, inline="always")
-def _kernel_grad(z: float, theta: np.ndarray, j: int, out: np.ndarray) -> None:
-    inv = 1.0 / theta[1, j]
-    d = (z - theta[0, j]) * inv
-    out[0] = d * inv
-    out[1] = d * d * inv
+def _kernel_grad(
+    z: np.ndarray, r: np.ndarray, m: int, theta: np.ndarray, j: int, g: np.ndarray
+) -> None:
+    mu, inv = theta[0, j], 1.0 / theta[1, j]
+    g_mu, g_sigma = 0.0, 0.0
+    for i in range(m):
+        d = (z[i] - mu) * inv
+        rd = r[i] * d
+        g_mu += rd
+        g_sigma += rd * d
+    g[0, j] += g_mu * inv
+    g[1, j] += g_sigma * inv
 
 
 def _logpdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:

@@ -53,21 +53,33 @@ def _log_normaliser(mu: Any, sigma: Any, nu: Any) -> Any:
 
 
 @numba.njit(fastmath=_FASTMATH, inline="always")
-def _kernel_logpdf(z: float, theta: np.ndarray, j: int) -> float:
-    d = (z - theta[0, j]) / theta[1, j]
-    nu = theta[2, j]
-    return -0.5 * (nu + 1.0) * math.log1p(d * d / nu)
+def _kernel_logpdf(z: np.ndarray, m: int, theta: np.ndarray, j: int, out: np.ndarray) -> None:
+    mu, inv, nu = theta[0, j], 1.0 / theta[1, j], theta[2, j]
+    half, inv_nu = -0.5 * (nu + 1.0), 1.0 / nu
+    for i in range(m):
+        d = (z[i] - mu) * inv
+        out[i] = half * math.log1p(d * d * inv_nu)
 
 
 @numba.njit(fastmath=_FASTMATH, inline="always")
-def _kernel_grad(z: float, theta: np.ndarray, j: int, out: np.ndarray) -> None:
-    sigma, nu = theta[1, j], theta[2, j]
-    d = (z - theta[0, j]) / sigma
-    q = d * d / nu
-    u = 1.0 + q
-    out[0] = (nu + 1.0) * d / (sigma * nu * u)
-    out[1] = (nu + 1.0) * q / (sigma * u)
-    out[2] = -0.5 * math.log1p(q) + 0.5 * (nu + 1.0) * q / (nu * u)
+def _kernel_grad(
+    z: np.ndarray, r: np.ndarray, m: int, theta: np.ndarray, j: int, g: np.ndarray
+) -> None:
+    mu, inv, nu = theta[0, j], 1.0 / theta[1, j], theta[2, j]
+    inv_nu = 1.0 / nu
+    g_mu, g_sigma, g_nu = 0.0, 0.0, 0.0
+    for i in range(m):
+        d = (z[i] - mu) * inv
+        q = d * d * inv_nu
+        w = r[i] / (1.0 + q)  # r_i / u_i
+        g_mu += w * d
+        g_sigma += w * q
+        g_nu += w * q - r[i] * math.log1p(q)
+    # d/dmu = (nu+1) d / (sigma nu u); d/dsigma = (nu+1) q / (sigma u);
+    # d/dnu = -log(u) / 2 + (nu+1) q / (2 nu u)
+    g[0, j] += (nu + 1.0) * inv * inv_nu * g_mu
+    g[1, j] += (nu + 1.0) * inv * g_sigma
+    g[2, j] += 0.5 * g_nu + 0.5 * inv_nu * g_sigma
 
 
 def _logpdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray, nu: np.ndarray) -> np.ndarray:
