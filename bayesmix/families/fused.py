@@ -36,63 +36,16 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from bayesmix.families import get_family
+from bayesmix.families.vmath import exponentiate_block
 
 __all__ = ["FusedMixtureLogLik", "fused_loglik"]
 
-_LOG2E = 1.4426950408889634
-_LN2_HI = 0.693145751953125  # ln 2 split in two so that n * _LN2_HI is exact
-_LN2_LO = 1.42860682030941723212e-6
 #: Observations per block. The K terms of a block sit in small arrays that LLVM
 #: vectorises over; the block's sums are multiplied (each lies in [1, K], so 64 of them
 #: stay far from overflow for any K < 10^4) and logged once per block.
 _BLOCK = 64
-#: 1/11!, 1/10!, ..., 1/0!: Horner coefficients of exp's Taylor polynomial after 1/12!.
-_EXP_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(11, -1, -1))
 #: Contraction into FMA and reciprocals; no reassociation, so sums keep their order.
 _FASTMATH = {"contract", "nsz", "arcp"}
-
-
-@numba.njit(fastmath=_FASTMATH, inline="always")
-def _exp_parts(x: float) -> tuple[float, float]:
-    """``exp(x) = p * 2**e`` for x <= 0, as (p, e); inlined so loops over it vectorise.
-
-    numba's ``math.exp`` is a scalar library call that blocks vectorisation. Range
-    reduction to |r| <= ln(2)/2 and a degree-12 Taylor polynomial: relative error
-    ~1e-16. x is clamped at -700 (exp(-700) ~ 1e-304: 2**e stays a normal number).
-    """
-    x = max(x, -700.0)
-    e = math.floor(x * _LOG2E + 0.5)
-    r = x - e * _LN2_HI - e * _LN2_LO
-    p = 1.0 / 479001600.0  # 1/12!
-    for c in _EXP_TAYLOR:
-        p = p * r + c
-    return p, e
-
-
-@numba.njit(fastmath=_FASTMATH, inline="always")
-def _exponentiate_block(
-    terms: np.ndarray,
-    top: np.ndarray,
-    total_b: np.ndarray,
-    bits: np.ndarray,
-    pow2: np.ndarray,
-    k: int,
-    m: int,
-) -> None:
-    """In place: ``terms[j, i] = exp(terms[j, i] - top[i])`` and their sums over j.
-
-    ``bits`` and ``pow2`` are one buffer seen as int64 and float64: the power of two of
-    :func:`_exp_parts` is written into the exponent bits.
-    """
-    for i in range(m):
-        total_b[i] = 0.0
-    for j in range(k):
-        for i in range(m):
-            p, e2 = _exp_parts(terms[j, i] - top[i])
-            bits[i] = (np.int64(e2) + 1023) << 52
-            e = p * pow2[i]
-            terms[j, i] = e
-            total_b[i] += e
 
 
 @cache
@@ -111,7 +64,7 @@ def _kernel(family_name: str) -> Any:
         inv_scale = 1.0 / scale
         terms, z = np.empty((k, _BLOCK)), np.empty(_BLOCK)
         top, total_b, inv_s = np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK)
-        resp = np.empty(_BLOCK)
+        resp, work = np.empty(_BLOCK), np.empty(_BLOCK)
         bits = np.empty(_BLOCK, dtype=np.int64)
         pow2 = bits.view(np.float64)
         g_a, g_theta = np.zeros(k), np.zeros((n_params, k))
@@ -123,13 +76,13 @@ def _kernel(family_name: str) -> Any:
                 top[i] = -np.inf
             for j in range(k):
                 row = terms[j]
-                logpdf(z, m, theta, j, row)
+                logpdf(z, m, theta, j, row, bits, pow2)
                 aj = a[j]
                 for i in range(m):
                     t = row[i] + aj
                     row[i] = t
                     top[i] = max(top[i], t)
-            _exponentiate_block(terms, top, total_b, bits, pow2, k, m)
+            exponentiate_block(terms, top, total_b, bits, pow2, k, m)
             prod = 1.0
             for i in range(m):
                 prod *= total_b[i]
@@ -143,7 +96,7 @@ def _kernel(family_name: str) -> Any:
                     resp[i] = r
                     ga += r
                 g_a[j] += ga
-                grad(z, resp, m, theta, j, g_theta)
+                grad(z, resp, m, theta, j, g_theta, work, bits, pow2)
         return total, g_a, g_theta
 
     return kernel

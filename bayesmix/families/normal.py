@@ -42,7 +42,9 @@ def _log_normaliser(mu: Any, sigma: Any) -> Any:
 
 
 @numba.njit(fastmath=_FASTMATH, inline="always")
-def _kernel_logpdf(z: np.ndarray, m: int, theta: np.ndarray, j: int, out: np.ndarray) -> None:
+def _kernel_logpdf(
+    z: np.ndarray, m: int, theta: np.ndarray, j: int, out: np.ndarray, bits: Any, pow2: Any
+) -> None:
     mu, inv = theta[0, j], 1.0 / theta[1, j]
     for i in range(m):
         d = (z[i] - mu) * inv
@@ -51,7 +53,15 @@ def _kernel_logpdf(z: np.ndarray, m: int, theta: np.ndarray, j: int, out: np.nda
 
 @numba.njit(fastmath=_FASTMATH, inline="always")
 def _kernel_grad(
-    z: np.ndarray, r: np.ndarray, m: int, theta: np.ndarray, j: int, g: np.ndarray
+    z: np.ndarray,
+    r: np.ndarray,
+    m: int,
+    theta: np.ndarray,
+    j: int,
+    g: np.ndarray,
+    work: Any,
+    bits: Any,
+    pow2: Any,
 ) -> None:
     mu, inv = theta[0, j], 1.0 / theta[1, j]
     g_mu, g_sigma = 0.0, 0.0

@@ -9,7 +9,6 @@ Steel (2010). Every form of the density bayesmix uses is written here (see
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numba
@@ -20,6 +19,7 @@ from scipy.special import gammaln
 
 from bayesmix.families.base import Family, Parameter
 from bayesmix.families.normal import LOCATION, SCALE
+from bayesmix.families.vmath import log_block
 
 __all__ = ["FAMILY"]
 
@@ -53,28 +53,54 @@ def _log_normaliser(mu: Any, sigma: Any, nu: Any) -> Any:
 
 
 @numba.njit(fastmath=_FASTMATH, inline="always")
-def _kernel_logpdf(z: np.ndarray, m: int, theta: np.ndarray, j: int, out: np.ndarray) -> None:
+def _kernel_logpdf(
+    z: np.ndarray,
+    m: int,
+    theta: np.ndarray,
+    j: int,
+    out: np.ndarray,
+    bits: np.ndarray,
+    pow2: np.ndarray,
+) -> None:
     mu, inv, nu = theta[0, j], 1.0 / theta[1, j], theta[2, j]
     half, inv_nu = -0.5 * (nu + 1.0), 1.0 / nu
     for i in range(m):
         d = (z[i] - mu) * inv
-        out[i] = half * math.log1p(d * d * inv_nu)
+        out[i] = 1.0 + d * d * inv_nu
+    log_block(out, bits, pow2, m)  # log(1 + q): q >= 0, so no cancellation to fear
+    for i in range(m):
+        out[i] *= half
 
 
 @numba.njit(fastmath=_FASTMATH, inline="always")
 def _kernel_grad(
-    z: np.ndarray, r: np.ndarray, m: int, theta: np.ndarray, j: int, g: np.ndarray
+    z: np.ndarray,
+    r: np.ndarray,
+    m: int,
+    theta: np.ndarray,
+    j: int,
+    g: np.ndarray,
+    work: np.ndarray,
+    bits: np.ndarray,
+    pow2: np.ndarray,
 ) -> None:
     mu, inv, nu = theta[0, j], 1.0 / theta[1, j], theta[2, j]
     inv_nu = 1.0 / nu
-    g_mu, g_sigma, g_nu = 0.0, 0.0, 0.0
+    for i in range(m):
+        d = (z[i] - mu) * inv
+        work[i] = 1.0 + d * d * inv_nu  # u_i
+    g_mu, g_sigma = 0.0, 0.0
     for i in range(m):
         d = (z[i] - mu) * inv
         q = d * d * inv_nu
-        w = r[i] / (1.0 + q)  # r_i / u_i
+        w = r[i] / work[i]  # r_i / u_i
         g_mu += w * d
         g_sigma += w * q
-        g_nu += w * q - r[i] * math.log1p(q)
+    log_block(work, bits, pow2, m)
+    g_log = 0.0
+    for i in range(m):
+        g_log += r[i] * work[i]
+    g_nu = g_sigma - g_log
     # d/dmu = (nu+1) d / (sigma nu u); d/dsigma = (nu+1) q / (sigma u);
     # d/dnu = -log(u) / 2 + (nu+1) q / (2 nu u)
     g[0, j] += (nu + 1.0) * inv * inv_nu * g_mu
