@@ -109,8 +109,9 @@ def _sampled_logp(idata, sampler: str = "nutpie") -> np.ndarray:
     stats_ = idata["sample_stats"]
     name = "logp" if "logp" in stats_ else "lp"
     values = np.asarray(stats_[name].isel(chain=0).values)
-    # PyMC 6 records the JAX samplers' potential energy, -log density, as "lp"
-    return -values if sampler in ("numpyro", "blackjax") else values
+    # PyMC 6 records numpyro's potential energy, -log density, as "lp" (blackjax's is
+    # the log density itself)
+    return -values if sampler == "numpyro" else values
 
 
 SAMPLERS = ["nutpie", "pymc", "numpyro", "blackjax"]
