@@ -22,7 +22,10 @@ checks value and gradient against ``pm.logp`` of ``pm.Mixture`` for every family
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import math
+import sys
 from collections.abc import Sequence
 from functools import cache
 from typing import Any, cast
@@ -33,9 +36,10 @@ import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType, grad_not_implemented
 from pytensor.graph.basic import Apply, Variable
 from pytensor.graph.op import Op
-from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 
 from bayesmix.families import get_family
+from bayesmix.families import vmath
 from bayesmix.families.vmath import exponentiate_block
 
 __all__ = ["FusedMixtureLogLik", "fused_loglik"]
@@ -172,8 +176,23 @@ def fused_loglik(
     return cast(pt.TensorVariable, outputs[0])
 
 
-@register_funcify_default_op_cache_key(FusedMixtureLogLik)
-def _numba_fused(op: FusedMixtureLogLik, **kwargs: Any) -> Any:
+@cache
+def _source_key(family_name: str) -> str:
+    """Return a digest of the source the kernel of ``family_name`` is compiled from.
+
+    PyTensor caches compiled graphs on disk under a key of the Op's props; a kernel
+    edited since (or a family module changed by an upgrade) must not run from that cache,
+    so the key covers this module, ``vmath`` and the family's module.
+    """
+    family_module = sys.modules[get_family(family_name).kernel_logpdf.py_func.__module__]
+    digest = hashlib.sha256()
+    for module in (sys.modules[__name__], vmath, family_module):
+        digest.update(inspect.getsource(module).encode())
+    return f"bayesmix.FusedMixtureLogLik({family_name!r}):{digest.hexdigest()}"
+
+
+@register_funcify_and_cache_key(FusedMixtureLogLik)
+def _numba_fused(op: FusedMixtureLogLik, **kwargs: Any) -> tuple[Any, str]:
     kernel = _kernel(op.family_name)
 
     @numba.njit(nogil=True)
@@ -191,4 +210,4 @@ def _numba_fused(op: FusedMixtureLogLik, **kwargs: Any) -> Any:
         )
         return np.asarray(total), g_a, g_theta
 
-    return fused_numba, 1  # bump the version when the kernel changes
+    return fused_numba, _source_key(op.family_name)
