@@ -28,12 +28,12 @@ def test_compare_scores_large_fits_block_by_block(
     quickstart_fit: bm.MixtureResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fit without a stored log-likelihood, above the threshold, is scored in blocks."""
-    from bayesmix.sampling import comparison
+    from bayesmix.sampling import selection
 
-    monkeypatch.setattr(comparison, "LOG_LIK_MAX_VALUES", 1000)
+    monkeypatch.setattr(selection, "LOG_LIK_MAX_VALUES", 1000)
     tree = quickstart_fit.idata.copy()
     del tree["log_likelihood"]
-    elpd, notes = comparison._score(bm.MixtureResult(tree, model=quickstart_fit.model), True)
+    elpd, notes = selection._score(bm.MixtureResult(tree, model=quickstart_fit.model), True)
     assert elpd is not None and "blocks" in notes[0]
     full = loo(quickstart_fit.idata, pointwise=True, var_name="y")
     assert elpd.elpd == pytest.approx(full.elpd, rel=1e-12)

@@ -134,12 +134,12 @@ def test_compare_passes_candidates_and_options(
     )
     out = workdir / "best.nc"
     args = ["compare", str(workdir / "data.csv"), "--column", "value", "-k", "1", "2", "3"]
-    r = run([*args, "--seed", "9", "--out", str(out), *SMALL])
+    r = run([*args, "--seed", "9", "--out", str(out), "--family", "normal", "student_t", *SMALL])
     assert r.code == 0, r.err
-    assert seen["ks"] == [1, 2, 3]
+    assert seen["ks"] == [1, 2, 3] and seen["options"]["family"] == ["normal", "student_t"]
     assert seen["options"]["random_seed"] == 9 and seen["options"]["draws"] == 200
     np.testing.assert_array_equal(seen["data"], best.data)
-    assert "selected K=2" in r.out
+    assert "selected K=2" in r.out and "normal fit with K=2 saved to" in r.out
     assert bm.load(out).idata.identical(best.idata)
 
 

@@ -24,7 +24,8 @@ from conftest import FAST, THREE_TRUTH
 from helpers import fake_result, iid_posterior
 
 import bayesmix as bm
-from bayesmix.sampling.comparison import AUTO_COMPONENTS, _select
+from bayesmix.sampling.comparison import AUTO_COMPONENTS
+from bayesmix.sampling.selection import _select
 
 compare_module = sys.modules["bayesmix.sampling.comparison"]
 
@@ -127,7 +128,7 @@ def test_bad_fit_is_flagged_and_never_selected(three_y: np.ndarray, three: Any) 
     # With nothing converged, the choice is made but flagged loudly.
     with recorded() as caught:
         alone = bm.Comparison.from_fits({3: bad})
-    assert str(caught[-1].message).startswith("no fit converged (K in [3]); best_k=3")
+    assert str(caught[-1].message).startswith("no fit converged (K in [3]); the selected K=3")
     assert alone.best_k == 3 and "UNRELIABLE" in repr(alone)
 
 
@@ -160,7 +161,9 @@ def test_moment_matching_lowers_pareto_k() -> None:
 # -- no NUTS ------------------------------------------------------------------------------
 def rule_table(elpd_diff: list[float], dse: list[float], converged: list[bool]) -> pd.DataFrame:
     index = pd.Index(range(1, len(elpd_diff) + 1), name="n_components")
-    return pd.DataFrame({"elpd_diff": elpd_diff, "dse": dse, "converged": converged}, index)
+    n_parameters = [3 * k - 1 for k in index]  # normal components
+    frame = {"elpd_diff": elpd_diff, "dse": dse, "converged": converged}
+    return pd.DataFrame({**frame, "n_parameters": n_parameters}, index)
 
 
 @pytest.mark.parametrize(
@@ -176,6 +179,22 @@ def test_selection_rule(
     elpd_diff: list[float], dse: list[float], converged: list[bool], expected: int
 ) -> None:
     assert _select(rule_table(elpd_diff, dse, converged)) == expected
+
+
+@pytest.mark.parametrize(
+    ("elpd_diff", "expected"),
+    [
+        ([-1.0, 0.0, -0.5], ("normal", 2)),  # all within one dse: fewest parameters
+        ([-9.0, 0.0, -0.5], ("student_t", 2)),  # 7 parameters before normal K=3's 8
+        ([-9.0, 0.0, -4.0], ("normal", 3)),
+    ],
+)
+def test_selection_rule_across_families(elpd_diff: list[float], expected: Any) -> None:
+    keys = [("normal", 2), ("normal", 3), ("student_t", 2)]
+    index = pd.MultiIndex.from_tuples(keys, names=["family", "n_components"])
+    frame = {"elpd_diff": elpd_diff, "dse": [2.0, 0.0, 2.0], "converged": [True] * 3}
+    table = pd.DataFrame({**frame, "n_parameters": [5, 8, 7]}, index)
+    assert _select(table) == expected
 
 
 def test_high_pareto_k_is_counted_and_warned() -> None:
@@ -228,7 +247,7 @@ def test_a_k_the_sampler_fails_on_is_left_out(
     assert any(m.startswith("K=2: the nutpie sampler failed: boom;") for m in messages)
     assert list(cmp.fits) == [3] and cmp.best_k == 3
     assert "K=2 (1/2) sampling FAILED" in err and "K=3 (2/2) converged" in err
-    with pytest.raises(bm.SamplingError, match="every K"), recorded():
+    with pytest.raises(bm.SamplingError, match=r"every fit \(K in \[1, 2\]\)"), recorded():
         bm.compare(three_y, [1, 2], progressbar=False)
 
 
@@ -249,7 +268,7 @@ def test_from_fits_checks_keys_and_data(three_y: np.ndarray) -> None:
     rng = np.random.default_rng(0)
     t = THREE_TRUTH
     res = fake_result(three_y, *iid_posterior(rng, t["weights"], t["mu"], t["sigma"]))
-    with pytest.raises(ValueError, match=r"fits\[2\] has 3 components"):
+    with pytest.raises(ValueError, match=r"fits\[2\] is the fit of 3; key each fit by 3"):
         bm.Comparison.from_fits({2: res})
     other = fake_result(three_y + 1.0, *iid_posterior(rng, [1.0], [0.0], [3.0]))
     with pytest.raises(ValueError, match="different data"):

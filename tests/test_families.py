@@ -13,9 +13,11 @@ import pymc as pm
 import pytest
 from pymc.initial_point import make_initial_point_fn
 from scipy import stats
+from scipy.special import logsumexp
 
 import bayesmix as bm
 from bayesmix.families import FAMILIES, get_family
+from bayesmix.families.pointwise import log_density_draws
 from bayesmix.model import build_model, start_values
 from bayesmix.sampling import SamplerSettings
 
@@ -58,6 +60,30 @@ def test_numpy_logpdf_equals_pm_logp(family: str) -> None:
     params = params[: len(fam.parameters)]
     expected = pm.logp(fam.component_dist(*params), x).eval()
     np.testing.assert_allclose(fam.logpdf(x, *params), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_kernel_log_density_of_draws_equals_numpy(family: str) -> None:
+    # The density band, pdf and pointwise log-likelihood path: the family's block kernel
+    # with its constant taken at the location, against log-sum-exp of the NumPy logpdf.
+    fam = get_family(family)
+    rng = np.random.default_rng(3)
+    s, k = 40, 3
+    weights = rng.dirichlet([2.0] * k, s)
+    weights[0] = [0.0, 0.5, 0.5]  # an empty component: weight 0, log weight -inf
+    params = (
+        np.sort(rng.normal(0, 3, (s, k)), axis=1),
+        rng.uniform(0.2, 3.0, (s, k)),
+        rng.uniform(0.6, 40.0, (s, k)),
+    )[: len(fam.parameters)]
+    x = np.r_[np.linspace(-30, 30, 150), 1e-3, 1e4]  # past a block; far tails
+    with np.errstate(divide="ignore"):
+        joint = np.log(weights)[:, None, :] + fam.logpdf(
+            x[None, :, None], *(p[:, None, :] for p in params)
+        )
+    expected = logsumexp(joint, axis=2)
+    got = log_density_draws(x, fam, weights, params)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import io
 import pathlib
+import warnings
 
 import numpy as np
 import pytest
 from conftest import FAST
+from helpers import fake_result, iid_posterior
 from scipy import integrate
 
 import bayesmix as bm
@@ -74,3 +76,58 @@ def test_cli_family_option(t_y: np.ndarray, tmp_path: pathlib.Path) -> None:
         code = cli.main(args)
     assert code == 0
     assert bm.load(tmp_path / "t.nc").spec.family == "student_t"
+
+
+@pytest.fixture(scope="module")
+def across(t_y: np.ndarray) -> tuple[bm.Comparison, str, list[str]]:
+    """compare() over both families at K = 2 on heavy-tailed (nu = 4) data."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        options = {**FAST, "progressbar": True}  # compare's own lines; samplers' stay off
+        cmp = bm.compare(t_y, [2], family=["normal", "student_t"], random_seed=2, **options)
+    messages = [str(w.message) for w in caught]
+    return cmp, err.getvalue(), messages
+
+
+def test_compare_across_families_selects_student_t(
+    across: tuple[bm.Comparison, str, list[str]], t_fit: bm.MixtureResult
+) -> None:
+    cmp, progress, messages = across
+    t = cmp.table
+    assert list(t.index) == [("normal", 2), ("student_t", 2)] and t.index.names == [
+        "family",
+        "n_components",
+    ]
+    assert t["n_parameters"].tolist() == [5, 7]
+    # nu = 4 tails: two normal components mix badly on them (r_hat, ESS) and predict
+    # clearly worse; the fit is flagged, warned about with its label, and not selected
+    normal = t.loc[("normal", 2)]
+    assert normal["elpd_diff"] < -2 * normal["dse"], t
+    assert not normal["converged"] and t.loc[("student_t", 2), "converged"]
+    assert [m for m in messages if m.startswith("normal K=2: the fit did not converge")]
+    assert (cmp.best_family, cmp.best_k) == ("student_t", 2)
+    assert cmp.best is cmp.fits[("student_t", 2)]
+    # the same seed and options as bm.fit: the same draws as the module's fit
+    draws, same = cmp.best.idata["posterior"].to_dataset(), t_fit.idata["posterior"].to_dataset()
+    assert draws.drop_attrs().identical(same.drop_attrs())  # attrs: the sampling time
+    assert "across normal, student_t" in repr(cmp) and "selected student_t K=2" in repr(cmp)
+    assert "normal K=2 (1/2)" in progress and "student_t K=2 (2/2)" in progress
+    ax = cmp.plot()
+    labels = ax.get_legend_handles_labels()[1]
+    assert "student_t, converged" in labels and "selected student_t K=2" in labels
+
+
+def test_from_fits_keys_across_families(t_fit: bm.MixtureResult, t_y: np.ndarray) -> None:
+    normal = bm.MixtureResult(t_fit.idata)  # stand-in: keys are checked before scoring
+    with pytest.raises(ValueError, match=r"is the fit of \('student_t', 2\)"):
+        bm.Comparison.from_fits({("normal", 2): normal})
+    with pytest.raises(ValueError, match=r"is the fit of 2; key each fit by 2"):
+        bm.Comparison.from_fits({3: t_fit})
+    w, m, s = iid_posterior(np.random.default_rng(0), [1.0], [2.4], [3.0])
+    with pytest.raises(ValueError, match=r"hold the families \['normal', 'student_t'\]; key"):
+        bm.Comparison.from_fits({2: t_fit, 1: fake_result(t_y, w, m, s)})
+    with pytest.raises(ValueError, match=r"family=\['normal', 'normal'\] holds duplicates"):
+        bm.compare(t_y, [2], family=["normal", "normal"])
+    with pytest.raises(ValueError, match=r"family='gamma' is not one of"):
+        bm.compare(t_y, [2], family="gamma")

@@ -188,7 +188,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     print(comparison)
     if out is not None:
         comparison.best.save(out)
-        print(f"fit with K={comparison.best_k} saved to {str(out)!r}")
+        best = comparison.best
+        print(f"{best.family.adjective} fit with K={best.n_components} saved to {str(out)!r}")
     return 0
 
 
@@ -210,17 +211,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _sampler_options() -> _Parser:
-    from bayesmix.families import FAMILIES
     from bayesmix.sampling import SAMPLERS
 
     p = _Parser(add_help=False)
     p.add_argument("--column", help="column name (or position from 1) holding the data")
-    p.add_argument(
-        "--family",
-        choices=sorted(FAMILIES),
-        default="normal",
-        help="component family (default normal; student_t is robust to outliers)",
-    )
     p.add_argument("--seed", type=int, default=None, help="random_seed (default: drawn, recorded)")
     p.add_argument("--draws", type=int, default=1000, help="draws per chain (default 1000)")
     p.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default 1000)")
@@ -234,6 +228,21 @@ def _sampler_options() -> _Parser:
         help="show progress (default: when stderr is a terminal)",
     )
     return p
+
+
+def _family_option(p: argparse.ArgumentParser, several: bool) -> None:
+    from bayesmix.families import FAMILIES
+
+    what = "families to compare (default normal; e.g. --family normal student_t)"
+    p.add_argument(
+        "--family",
+        choices=sorted(FAMILIES),
+        nargs="+" if several else None,
+        default=["normal"] if several else "normal",
+        help=what
+        if several
+        else "component family (default normal; student_t is robust to outliers)",
+    )
 
 
 def _parser() -> _Parser:
@@ -250,6 +259,7 @@ def _parser() -> _Parser:
     p.add_argument("--out", default="fit.nc", help="NetCDF file to save the fit (default fit.nc)")
     p.add_argument("--report", help="also write an HTML report to this file")
     p.add_argument("--markdown", action="store_true", help="with --report: also a Markdown one")
+    _family_option(p, several=False)
     p.set_defaults(handler=_cmd_fit)
 
     p = sub.add_parser("summary", help="print the summary of a saved fit")
@@ -262,10 +272,13 @@ def _parser() -> _Parser:
     p.add_argument("--markdown", action="store_true", help="also write a Markdown report")
     p.set_defaults(handler=_cmd_report)
 
-    p = sub.add_parser("compare", parents=common, help="compare numbers of components by LOO")
+    p = sub.add_parser(
+        "compare", parents=common, help="compare numbers of components (and families) by LOO"
+    )
     p.add_argument("file", help=data_help)
     p.add_argument("-k", "--n-components", type=int, nargs="+", help="candidates (default 1-6)")
     p.add_argument("--out", help="save the selected fit to this NetCDF file")
+    _family_option(p, several=True)
     p.set_defaults(handler=_cmd_compare)
 
     p = sub.add_parser("demo", help="fit 3 components to the bundled galaxy velocities")

@@ -38,8 +38,7 @@ from pytensor.graph.basic import Apply, Variable
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 
-from bayesmix.families import get_family
-from bayesmix.families import vmath
+from bayesmix.families import get_family, vmath
 from bayesmix.families.vmath import exponentiate_block
 
 __all__ = ["FusedMixtureLogLik", "fused_loglik"]

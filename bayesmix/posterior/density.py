@@ -19,6 +19,7 @@ import numpy as np
 from scipy.special import logsumexp, softmax
 
 from bayesmix.families import Family, get_family
+from bayesmix.families.pointwise import log_density_draws
 
 __all__ = [
     "Band",
@@ -146,15 +147,16 @@ def _joint_logpdf(x: np.ndarray, d: Draws) -> np.ndarray:
 
 
 def _log_density_draws(x: np.ndarray, d: Draws) -> np.ndarray:
-    """Log p(x | theta_s) for every draw s and point: (S, c)."""
-    return np.asarray(logsumexp(_joint_logpdf(x, d), axis=2))
+    """Log p(x | theta_s) for every draw s and point: (S, c), by the family's kernel."""
+    params = tuple(d.params[name] for name in d.family.names)
+    return log_density_draws(x, d.family, d.weights, params)
 
 
 def pdf(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
     """Posterior predictive density ``p(x | y) = mean_s p(x | theta_s)``, shape (n,)."""
     pts = _as_points(x)
     out = np.empty(pts.size)
-    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
+    for sl in _chunks(pts.size, draws.n_draws):
         out[sl] = np.exp(_log_density_draws(pts[sl], draws)).mean(axis=0)
     return out
 
@@ -163,7 +165,7 @@ def log_pdf(x: np.ndarray | list[float], draws: Draws) -> np.ndarray:
     """Log of the posterior predictive density, computed stably, shape (n,)."""
     pts = _as_points(x)
     out = np.empty(pts.size)
-    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
+    for sl in _chunks(pts.size, draws.n_draws):
         out[sl] = logsumexp(_log_density_draws(pts[sl], draws), axis=0) - np.log(draws.n_draws)
     return out
 
@@ -172,7 +174,7 @@ def pointwise_log_lik(y: np.ndarray, draws: Draws) -> np.ndarray:
     """Log p(y_i | theta_s) for every draw and observation, shape (S, n)."""
     pts = _as_points(y)
     out = np.empty((draws.n_draws, pts.size))
-    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
+    for sl in _chunks(pts.size, draws.n_draws):
         out[:, sl] = _log_density_draws(pts[sl], draws)
     return out
 
@@ -188,7 +190,7 @@ def density_band(x: np.ndarray | list[float], draws: Draws, ci_prob: float) -> B
     """Posterior mean density and its pointwise equal-tailed ``ci_prob`` interval."""
     pts = _as_points(x)
     mean, lower, upper = (np.empty(pts.size) for _ in range(3))
-    for sl in _chunks(pts.size, draws.n_draws * draws.n_components):
+    for sl in _chunks(pts.size, draws.n_draws):
         dens = np.exp(_log_density_draws(pts[sl], draws))
         mean[sl] = dens.mean(axis=0)
         lower[sl], upper[sl] = _interval(dens, ci_prob)

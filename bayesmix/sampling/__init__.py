@@ -1,8 +1,9 @@
 """Sampling: settings, NUTS on a model (``sample``), ``fit``, ``compare``, sparse fits."""
 
-from bayesmix.sampling.comparison import Comparison, LOOWarning, compare
+from bayesmix.sampling.comparison import compare
 from bayesmix.sampling.fitting import fit
 from bayesmix.sampling.nuts import LOG_LIK_MAX_VALUES, LOG_LIK_STORE_MAX_VALUES, sample
+from bayesmix.sampling.selection import Comparison, LOOWarning
 from bayesmix.sampling.settings import (
     SAMPLERS,
     Sampler,
