@@ -23,7 +23,9 @@ from bayesmix.model import MixtureSpec, build_model
 from bayesmix.posterior import density as dens
 from bayesmix.posterior import membership
 from bayesmix.report import plots, write_report
+from bayesmix.report.components import ComponentsTable, components_table
 from bayesmix.report.summary import summary_table
+from bayesmix.report.tables import density_frame, membership_frame
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -150,7 +152,7 @@ class MixtureResult:
             **kwargs,
         )
 
-    def components_table(self, ci_prob: float | None = None) -> pd.DataFrame:
+    def components_table(self, ci_prob: float | None = None) -> ComponentsTable:
         """Posterior mean and equal-tailed interval of each component's weight and parameters.
 
         Parameters
@@ -160,26 +162,16 @@ class MixtureResult:
 
         Returns
         -------
-        pandas.DataFrame
-            One row per component, columns ``weight``, ``weight_lower``,
+        ComponentsTable
+            A DataFrame, one row per component, columns ``weight``, ``weight_lower``,
             ``weight_upper``, ``mean``, ``mean_lower``, ..., ``sigma_upper`` (and ``nu``,
-            ``nu_lower``, ``nu_upper`` for Student-t components).
+            ``nu_lower``, ``nu_upper`` for Student-t components). It prints compactly,
+            one ``"estimate [lower, upper]"`` cell per quantity.
         """
-        prob = _ci_prob(ci_prob)
-        tail = (1.0 - prob) / 2.0
-        table = {}
-        labels = ("weight", *(p.label for p in self.family.parameters))
-        for param, label in zip(self.parameters, labels, strict=True):
-            values = self.draws[param]
-            table[label] = values.mean(axis=0)
-            table[f"{label}_lower"] = np.quantile(values, tail, axis=0)
-            table[f"{label}_upper"] = np.quantile(values, 1.0 - tail, axis=0)
-        frame = pd.DataFrame(table, index=pd.RangeIndex(self.n_components, name="component"))
-        frame.attrs["ci_prob"] = prob
-        return frame
+        return components_table(self.draws, _ci_prob(ci_prob))
 
     @property
-    def components(self) -> pd.DataFrame:
+    def components(self) -> ComponentsTable:
         """Tidy per-component table: weight, mean, sigma (nu) with credible intervals."""
         return self.components_table()
 
@@ -245,12 +237,7 @@ class MixtureResult:
         plot_density : the same, drawn over a histogram of the data.
         """
         pts = self.grid() if x is None else np.asarray(x, dtype=np.float64).reshape(-1)
-        band = dens.density_band(pts, self.draws, _ci_prob(ci_prob))
-        frame = pd.DataFrame(
-            {"x": pts, "mean": band.mean, "lower": band.lower, "upper": band.upper}
-        )
-        frame.attrs["ci_prob"] = band.ci_prob
-        return frame
+        return density_frame(pts, self.draws, _ci_prob(ci_prob))
 
     def predict_proba(self, x: Any = None) -> np.ndarray:
         """Posterior mean probability that each point belongs to each component.
@@ -297,20 +284,7 @@ class MixtureResult:
             ``upper``.
         """
         pts = self.data if x is None else np.asarray(x, dtype=np.float64).reshape(-1)
-        band = dens.membership_band(pts, self.draws, _ci_prob(ci_prob))
-        k = self.n_components
-        frame = pd.DataFrame(
-            {
-                "point": np.repeat(np.arange(pts.size), k),
-                "x": np.repeat(pts, k),
-                "component": np.tile(np.arange(k), pts.size),
-                "mean": band.mean.ravel(),
-                "lower": band.lower.ravel(),
-                "upper": band.upper.ravel(),
-            }
-        )
-        frame.attrs["ci_prob"] = band.ci_prob
-        return frame
+        return membership_frame(pts, self.draws, _ci_prob(ci_prob))
 
     def sample(self, n: int, random_seed: int | None = None) -> np.ndarray:
         """Draw ``n`` values from the posterior predictive distribution."""
@@ -429,4 +403,4 @@ class MixtureResult:
             f"{post.sizes['draw']} draws ({s.get('sampler', '?')}, seed "
             f"{s.get('random_seed', '?')}); {verdict}>"
         )
-        return head + "\n" + self.components.to_string(float_format=lambda v: f"{v:.4g}")
+        return head + "\n" + self.components.compact().to_string()

@@ -39,6 +39,23 @@ def test_components_table_is_the_posterior_mean_and_interval(good: bm.MixtureRes
     assert (table["weight_lower"] < table["weight"]).all()
 
 
+def test_components_print_their_estimates_in_80_columns(good: bm.MixtureResult) -> None:
+    table = good.components
+    text = repr(table)
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    compact = table.compact()
+    assert list(compact.columns) == ["weight", "mean", "sigma"]
+    est, lo, hi = (table[c].iloc[1] for c in ("mean", "mean_lower", "mean_upper"))
+    d = len(compact.loc[1, "mean"].split(" ")[0].partition(".")[2])  # decimals shown
+    assert compact.loc[1, "mean"] == f"{est:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]"
+    assert 10 ** -(d - 1) <= (table["mean_upper"] - table["mean_lower"]).min()  # 2 digits
+    assert "% equal-tailed intervals; columns weight, weight_lower, ...)" in text
+    assert "<table" in table._repr_html_()
+    # the numbers are the wide frame; anything derived from it is a plain DataFrame
+    assert table["mean"].dtype == float and type(table[["mean"]]) is pd.DataFrame
+    assert compact.loc[0, "weight"] in repr(good)
+
+
 def test_summary_has_arviz_columns(good: bm.MixtureResult) -> None:
     s = good.summary(ci_prob=0.9)
     assert {"mean", "sd", "ess_bulk", "ess_tail", "r_hat"} <= set(s.columns)
