@@ -67,9 +67,11 @@ def test_returns_a_copy_not_a_view() -> None:
     [
         ([], ValueError, r"data is empty"),
         (np.empty((0,)), ValueError, r"data is empty"),
-        (["a", "b"], TypeError, r"non-numeric value 'a' .* at position 0"),
+        (["a", "b"], TypeError, r"holds text \('a' at position 0\); strings are not accepted"),
+        (["1.0", "2.5"], TypeError, r"strings are not accepted: convert them .*float\(v\)"),
         (np.array(["1.5", "x"]), TypeError, r"holds text \(dtype <U3\), first value '1.5'"),
-        ([1.0, 2.0, "x"], TypeError, r"non-numeric value 'x' \(type str\) at position 2"),
+        ([1.0, 2.0, "x"], TypeError, r"holds text \('x' at position 2\)"),
+        ([1.0, 2.0, object()], TypeError, r"non-numeric value .* \(type object\) at position 2"),
         ("1,2,3", TypeError, r"not a string"),
         (None, TypeError, r"data is None"),
         ({"a": 1}, TypeError, r"dict"),
@@ -86,6 +88,7 @@ def test_returns_a_copy_not_a_view() -> None:
         (np.ones((3, 2)), ValueError, r"shape \(3, 2\) but must be one-dimensional"),
         (pd.DataFrame({"a": [1, 2], "b": [3, 4]}), ValueError, r"2 columns \['a', 'b'\]"),
         ([3.0, 3.0, 3.0], ValueError, r"constant \(all 3 values equal 3.0\)"),
+        ([3.0], ValueError, r"only 1 observation \(3.0\); a mixture needs at least 2"),
         (5.0, ValueError, r"single number"),
     ],
 )

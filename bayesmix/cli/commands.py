@@ -73,7 +73,8 @@ def _read(prog: str, args: argparse.Namespace) -> Any:
         col = read_column(args.file, args.column)
     except InputFileError as err:
         raise _CommandError(f"{prog}: error: {err}") from None
-    print(f"{col.values.size} values from column {col.name!r} of {str(col.path)!r}")
+    n = col.values.size
+    print(f"{n} value{'s' if n != 1 else ''} from column {col.name!r} of {str(col.path)!r}")
     return col.values
 
 

@@ -75,6 +75,12 @@ def _as_float(arr: np.ndarray, name: str) -> np.ndarray:
     flat = arr.ravel()
     for i, value in enumerate(flat):
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+        if isinstance(value, str | bytes | np.str_ | np.bytes_):
+            raise TypeError(
+                f"{name} holds text ({_show(value)} at position {i}); strings are not "
+                "accepted: convert them to numbers first (e.g. [float(v) for v in data] or "
+                "pandas.to_numeric)"
+            )
         if not ok and value is not None:
             raise TypeError(
                 f"{name} holds a non-numeric value {_show(value)} (type "
@@ -137,6 +143,11 @@ def as_observations(data: Any, *, name: str = "data") -> np.ndarray:
         raise ValueError(
             f"{name} holds {n_nan} NaN and {n_inf} infinite value(s) out of {y.size}; the "
             f"first is at position {first}; drop or impute them before fitting"
+        )
+    if y.size == 1:
+        raise ValueError(
+            f"{name} has only 1 observation ({_show(y[0])}); a mixture needs at least 2 "
+            "observations with some spread"
         )
     if np.ptp(y) == 0:
         raise ValueError(
