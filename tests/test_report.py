@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.image
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from helpers import fake_result, iid_posterior
@@ -20,6 +21,7 @@ import bayesmix as bm
 from bayesmix.data.provenance import data_fingerprint
 from bayesmix.report import reproduce as _report_reproduce
 from bayesmix.report import sections as _report_sections
+from bayesmix.report.figures import FIGURES as REPORT_FIGURES
 from bayesmix.report.html import write_report
 
 #: Section ids and headings, in report order.
@@ -405,3 +407,30 @@ def test_show_versions_prints_the_stack(capsys: pytest.CaptureFixture[str]) -> N
     assert lines["numpy"] == np.__version__
     assert lines["pymc"] == __import__("pymc").__version__
     assert {"python", "pytensor", "arviz", "scipy", "matplotlib", "platform"} <= set(lines)
+
+
+def _rank_p_values(result: bm.MixtureResult) -> dict[str, float]:
+    """The multi-chain uniformity p-value printed on each panel of the report's rank figure."""
+    fig = REPORT_FIGURES["rank"](result)
+    values = {}
+    for ax in fig.axes:
+        printed = [t.get_text() for t in ax.texts if t.get_text().startswith("p=")]
+        if printed:
+            title = " ".join(t.get_text() for t in ax.texts if not t.get_text().startswith("p="))
+            values[title or ax.get_title()] = float(re.match(r"p=([0-9.]+)", printed[0]).group(1))
+    plt.close(fig)
+    return values
+
+
+def test_rank_plots_and_r_hat_both_fail_a_badly_mixed_posterior() -> None:
+    rng = np.random.default_rng(19)
+    y = rng.normal(size=200)
+    w, m, s = iid_posterior(rng, [0.5, 0.5], [-2.0, 2.0], [1.0, 1.0])
+    m[0] += 0.1  # one chain sits 2 posterior sds away in both means
+    bad = fake_result(y, w, m, s)
+    assert not bad.diagnostics.converged
+    r_hat = bad.summary()["r_hat"]
+    assert r_hat.filter(like="mu").min() > 1.01
+    p_values = _rank_p_values(bad)
+    assert len(p_values) == 6
+    assert sorted(p_values.values())[:2] == pytest.approx([0.0, 0.0], abs=0.01), p_values
