@@ -434,3 +434,16 @@ def test_rank_plots_and_r_hat_both_fail_a_badly_mixed_posterior() -> None:
     p_values = _rank_p_values(bad)
     assert len(p_values) == 6
     assert sorted(p_values.values())[:2] == pytest.approx([0.0, 0.0], abs=0.01), p_values
+
+
+def test_rank_panels_keep_their_y_axis() -> None:
+    # issue 19: the panels had no y ticks, so a chain's deviation could not be read
+    rng = np.random.default_rng(3)
+    res = fake_result(
+        rng.normal(size=100), *iid_posterior(rng, [0.5, 0.5], [-1.0, 1.0], [1.0, 1.0])
+    )
+    fig = REPORT_FIGURES["rank"](res)
+    panels = [ax for ax in fig.axes if ax.has_data()]
+    assert len(panels) == 6
+    assert all(ax.yaxis.get_visible() and len(ax.get_yticks()) >= 3 for ax in panels)
+    plt.close(fig)

@@ -67,6 +67,8 @@ def _rank(result: Fitted) -> Figure:
         var_names=names,
         backend="matplotlib",
         col_wrap=k,
+        # keep the y axis: the deviation of each chain's ECDF from uniform is the reading
+        visuals={"remove_axis": False},
         figure_kwargs={
             "figsize": (min(3.2 * k, 13.0), 2.2 * len(names)),
             "layout": "constrained",
