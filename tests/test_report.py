@@ -409,17 +409,42 @@ def test_show_versions_prints_the_stack(capsys: pytest.CaptureFixture[str]) -> N
     assert {"python", "pytensor", "arviz", "scipy", "matplotlib", "platform"} <= set(lines)
 
 
-def _rank_p_values(result: bm.MixtureResult) -> dict[str, float]:
-    """The multi-chain uniformity p-value printed on each panel of the report's rank figure."""
+def _rank_panels(result: bm.MixtureResult) -> dict[str, tuple[float, float, int]]:
+    """Panel title -> (p-value, level α, points marked) of the report's rank figure.
+
+    The marks are arviz_plots' own verdict (points behind a p-value below its level),
+    the printed p-value the convergence checks'; they must tell the same story.
+    """
     fig = REPORT_FIGURES["rank"](result)
-    values = {}
+    panels = {}
     for ax in fig.axes:
-        printed = [t.get_text() for t in ax.texts if t.get_text().startswith("p=")]
+        printed = [t.get_text() for t in ax.texts if t.get_text()[:2] in ("p=", "p<")]
         if printed:
-            title = " ".join(t.get_text() for t in ax.texts if not t.get_text().startswith("p="))
-            values[title or ax.get_title()] = float(re.match(r"p=([0-9.]+)", printed[0]).group(1))
+            found = re.fullmatch(r"p[=<](\S+) \(α=(\S+)\)", printed[0])
+            assert found, printed[0]
+            marked = sum(len(c.get_offsets()) for c in ax.collections)
+            p = 0.0 if printed[0].startswith("p<") else float(found[1])
+            panels[ax.get_title()] = (p, float(found[2]), marked)
     plt.close(fig)
-    return values
+    return panels
+
+
+def test_rank_figure_and_convergence_checks_agree_on_a_converged_fit(
+    quickstart_fit: bm.MixtureResult,
+) -> None:
+    # issue 19: the figure flagged panels of a fit the banner called converged. Now each
+    # panel is tested at 0.01 / 6 (the checks' level) on the draws the checks test, so a
+    # panel fails exactly when the checks do. This fit's smallest p is ~0.008: at 0.01 per
+    # panel it was flagged, the false alarm one well-mixed fit in ~17 shows.
+    d = quickstart_fit.diagnostics
+    assert d.converged, d.problems
+    assert (d.table["r_hat"] <= 1.01).all()
+    panels = _rank_panels(quickstart_fit)
+    assert len(panels) == 6
+    assert [a for _, a, _ in panels.values()] == [pytest.approx(0.01 / 6, rel=0.02)] * 6
+    assert all(p >= a and marked == 0 for p, a, marked in panels.values()), panels
+    checked = np.sort(d.table["rank_p"].dropna().to_numpy())
+    np.testing.assert_allclose(sorted(p for p, _, _ in panels.values()), checked, rtol=0.05)
 
 
 def test_rank_plots_and_r_hat_both_fail_a_badly_mixed_posterior() -> None:
@@ -429,11 +454,38 @@ def test_rank_plots_and_r_hat_both_fail_a_badly_mixed_posterior() -> None:
     m[0] += 0.1  # one chain sits 2 posterior sds away in both means
     bad = fake_result(y, w, m, s)
     assert not bad.diagnostics.converged
+    assert any("rank distributions differ" in p for p in bad.diagnostics.problems)
     r_hat = bad.summary()["r_hat"]
     assert r_hat.filter(like="mu").min() > 1.01
-    p_values = _rank_p_values(bad)
-    assert len(p_values) == 6
-    assert sorted(p_values.values())[:2] == pytest.approx([0.0, 0.0], abs=0.01), p_values
+    panels = _rank_panels(bad)
+    assert len(panels) == 6
+    failed = sorted(name for name, (p, a, _) in panels.items() if p < a)
+    marked = sorted(name for name, (_, _, n) in panels.items() if n > 0)
+    assert failed == marked and len(failed) == 2, panels
+    assert all(name.startswith("mu") for name in failed)
+    flagged = bad.diagnostics.table["rank_p"] < 0.01 / 6
+    assert sorted(flagged[flagged].index) == ["mu[0]", "mu[1]"]
+
+
+def test_rank_test_thins_long_chains_to_its_budget() -> None:
+    # the test's cost is quadratic in the draws per chain (4 x 20000 took minutes), so it
+    # runs on every 5th of 5000 draws, and the report's caption says so
+    import arviz_stats  # noqa: F401  (the .azstats accessor)
+    import xarray as xr
+
+    rng = np.random.default_rng(5)
+    w, m, s = iid_posterior(rng, [0.5, 0.5], [-1.0, 1.0], [1.0, 1.0], draws=5000)
+    res = fake_result(rng.normal(size=100), w, m, s)
+    thinned = xr.DataArray(m[:, ::5, :].transpose(2, 0, 1), dims=("k", "chain", "draw"))
+    ranks = thinned.azstats.compute_ranks(dim=["chain", "draw"], relative=True)
+    expected = ranks.azstats.mchain_uniformity_test(dim=["chain", "draw"])[0]
+    table = res.diagnostics.table
+    np.testing.assert_allclose(table.loc[["mu[0]", "mu[1]"], "rank_p"], expected, rtol=1e-12)
+    sections = _report_sections._figure_sections(res)
+    captions = [
+        b.caption for sec in sections for b in sec.blocks if getattr(b, "name", "") == "rank"
+    ]
+    assert len(captions) == 1 and "every 5th draw (at most 1000 per chain)" in captions[0]
 
 
 def test_rank_panels_keep_their_y_axis() -> None:

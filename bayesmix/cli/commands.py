@@ -288,6 +288,11 @@ def _parser() -> _Parser:
     return parser
 
 
+def _command(argv: Sequence[str] | None) -> str:
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    return words[0] if words else ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``bayesmix`` command line.
 
@@ -300,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         The exit status: 0 on success, 2 for a usage or input error, 1 if sampling or
-        writing failed. Errors are printed to stderr as one line, without a traceback.
+        writing failed, 130 if interrupted (Ctrl-C: files are written whole or not at
+        all). Errors are printed to stderr as one line, without a traceback.
 
     Examples
     --------
@@ -316,6 +322,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.code
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        # files are written to a temporary name and renamed, so none is left half-done
+        print(
+            f"bayesmix {_command(argv)}: interrupted; no file was left half-written",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Convergence checks on a fitted mixture, as data and as warnings with remedies.
 
-r_hat and ESS are ArviZ's (computed batched by :mod:`bayesmix.diagnostics.mcmcstats`); this module
+r_hat and ESS are ArviZ's (computed batched by :mod:`bayesmix.diagnostics.mcmcstats`), the
+rank uniformity test arviz_stats' (:mod:`bayesmix.diagnostics.ranks`); this module
 decides what counts as a failure for a mixture and says what to do about it. Besides each
 parameter it checks quantities that do not depend on component labels (the sorted
 weights, the predictive density at data quantiles, the log posterior density per draw),
@@ -21,6 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesmix.diagnostics.mcmcstats import convergence, tail_prob
+from bayesmix.diagnostics.ranks import RANK_ALPHA, panel_alpha, rank_p_values
 from bayesmix.families import Family, get_family
 from bayesmix.posterior.density import Draws, pointwise_log_lik
 
@@ -67,7 +69,9 @@ class Diagnostics:
     ----------
     table : pandas.DataFrame
         One row per checked quantity with ``r_hat``, ``ess_bulk``, ``ess_tail``,
-        ``label_invariant`` and ``passed``: each ``weights[k]``, ``mu[k]``, ``sigma[k]``,
+        ``rank_p`` (the multi-chain rank uniformity test of the parameters, see
+        :mod:`bayesmix.diagnostics.ranks`), ``label_invariant`` and ``passed``: each
+        ``weights[k]``, ``mu[k]``, ``sigma[k]``,
         and the label-invariant ``weights_sorted[j]`` (weights in decreasing order),
         ``density(qNN)`` (predictive density at the data's NN% quantile) and
         ``log_posterior`` (the sampler's log density; ``log_lik``, the total
@@ -161,13 +165,22 @@ def _quantities(
 def _table(names: list[str], values: np.ndarray, invariant: list[str]) -> pd.DataFrame:
     """r_hat, bulk and tail ESS of every quantity (ArviZ's algorithms, batched); verdicts."""
     r_hat, ess_bulk, ess_tail = convergence(values)
+    label_invariant = np.isin(names, invariant)
+    # the rank test on the parameters: the panels of the report's rank figure
+    rank_p = np.full(len(names), np.nan)
+    rank_p[~label_invariant] = rank_p_values(values[~label_invariant])
+    ranks_ok = ~(rank_p < panel_alpha(int((~label_invariant).sum())))  # NaN passes
     table = pd.DataFrame(
         {
             "r_hat": r_hat,
             "ess_bulk": ess_bulk,
             "ess_tail": ess_tail,
-            "label_invariant": np.isin(names, invariant),
-            "passed": (r_hat <= R_HAT_MAX) & (ess_bulk >= ESS_MIN) & (ess_tail >= ESS_MIN),
+            "rank_p": rank_p,
+            "label_invariant": label_invariant,
+            "passed": (r_hat <= R_HAT_MAX)
+            & (ess_bulk >= ESS_MIN)
+            & (ess_tail >= ESS_MIN)
+            & ranks_ok,
         },
         index=pd.Index(names, name="quantity"),
     )
@@ -274,6 +287,17 @@ def _problems(
             f"r_hat > {R_HAT_MAX} for {list(names[bad_r])} (worst: {names[worst]} = "
             f"{r_hat[worst]:.3f}): chains disagree; run longer (e.g. "
             "tune=2000, draws=2000) and check for multimodality"
+        )
+    rank_p = table["rank_p"].to_numpy(dtype=float)
+    level = panel_alpha(int(np.isfinite(rank_p).sum()))
+    bad_rank = rank_p < level
+    if bad_rank.any():
+        worst = int(np.nanargmin(rank_p))
+        out.append(
+            f"the chains' rank distributions differ for {list(names[bad_rank])} (worst: "
+            f"{names[worst]}, p = {rank_p[worst]:.2g} < {level:.2g}, the rank test at "
+            f"{RANK_ALPHA} over all parameters): the chains have not mixed; run longer "
+            "(e.g. tune=2000, draws=2000) and look at the rank plots"
         )
     ess_min = np.fmin(table["ess_bulk"].to_numpy(float), table["ess_tail"].to_numpy(float))
     bad_e = ess_min < ESS_MIN

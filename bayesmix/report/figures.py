@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
+from bayesmix.diagnostics.ranks import panel_alpha, thin_for_ranks
 from bayesmix.posterior import density as dens
 from bayesmix.report import plots
 
@@ -41,10 +42,6 @@ def png_bytes(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _var_names(result: Fitted) -> list[str]:
-    return ["weights", "mu", "sigma"] if result.n_components > 1 else ["mu", "sigma"]
-
-
 def _density(result: Fitted) -> Figure:
     ax = plots.plot_density(result)
     fig = ax.get_figure(root=True)
@@ -58,15 +55,18 @@ def _trace(result: Fitted) -> Figure:
 
 
 def _rank(result: Fitted) -> Figure:
+    """Rank ECDF panels, tested at the convergence checks' level on the same draws."""
     from arviz_plots import plot_rank
 
-    names = _var_names(result)
+    names = plots.parameter_names(result)
     k = result.n_components
+    posterior = thin_for_ranks(result.idata["posterior"].to_dataset()[names])
+    level = panel_alpha(k * len(names))  # one panel per parameter and component
     pc = plot_rank(
-        result.idata,
-        var_names=names,
+        xr.DataTree.from_dict({"posterior": posterior}),
         backend="matplotlib",
         col_wrap=k,
+        envelope_prob=1.0 - level,  # its level for marking the points behind a failure
         # keep the y axis: the deviation of each chain's ECDF from uniform is the reading
         visuals={"remove_axis": False},
         figure_kwargs={
@@ -74,6 +74,18 @@ def _rank(result: Fitted) -> Figure:
             "layout": "constrained",
         },
     )
+    # plot_rank prints p and α to two decimals ("α=0.00" at 0.01 / 6) and its visuals
+    # reject a format, so each panel's text is rewritten with the checks' p-value
+    rank_p = result.diagnostics.table["rank_p"]
+    axes = pc.viz["plot"]
+    for name in names:
+        for component in posterior[name]["component"].values:
+            ax = axes[name].sel(component=component).item()
+            p = rank_p[f"{name}[{component}]"]
+            for text in ax.texts:
+                if text.get_text().startswith("p="):
+                    shown = f"p={p:.2g}" if p >= 1e-4 else "p<0.0001"
+                    text.set_text(f"{shown} (α={level:.2g})")
     return pc.viz["figure"].item()
 
 

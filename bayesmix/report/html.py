@@ -9,7 +9,9 @@ and two reports of one fit are byte-identical.
 
 from __future__ import annotations
 
+import os
 import platform
+import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,15 +97,25 @@ def write_report(
             f"path={str(path)!r}: folder {str(out.parent)!r} does not exist; create it first"
         )
     doc = build_document(result, title=title, timestamp=timestamp)
-    out.write_text(r.to_html(doc), encoding="utf-8", newline="\n")
+    _write_whole(out, r.to_html(doc).encode("utf-8"))
     if markdown:
         image_dir = out.parent / f"{out.stem}_files"
         text, images = r.to_markdown(doc, quote(image_dir.name))
         image_dir.mkdir(exist_ok=True)
         for name, png in images.items():
-            (image_dir / name).write_bytes(png)
-        out.with_suffix(".md").write_text(text, encoding="utf-8", newline="\n")
+            _write_whole(image_dir / name, png)
+        _write_whole(out.with_suffix(".md"), text.encode("utf-8"))
     return out
+
+
+def _write_whole(path: Path, content: bytes) -> None:
+    """Write ``content`` to a new name beside ``path``, then rename: never a partial file."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        tmp.write_bytes(content)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def show_versions() -> None:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from bayesmix.posterior.fitted import Fitted
 
-__all__ = ["plot_density", "plot_membership", "plot_trace"]
+__all__ = ["parameter_names", "plot_density", "plot_membership", "plot_trace"]
 
 
 def plot_density(
@@ -197,6 +197,11 @@ def plot_membership(
     return ax
 
 
+def parameter_names(result: Fitted) -> list[str]:
+    """Return the parameter variables of a fit: the weights (K > 1) and the family's."""
+    return (["weights"] if result.n_components > 1 else []) + list(result.family.names)
+
+
 def plot_trace(result: Fitted, var_names: list[str] | None = None, **kwargs: Any) -> Any:
     """Trace and marginal posterior plots of the parameters (arviz-plots).
 
@@ -205,7 +210,8 @@ def plot_trace(result: Fitted, var_names: list[str] | None = None, **kwargs: Any
     result : MixtureResult
         A fitted mixture.
     var_names : list of str, optional
-        Variables to show; default ``["weights", "mu", "sigma"]``.
+        Variables to show; default the weights and the family's parameters (normal:
+        ``["weights", "mu", "sigma"]``; Student-t adds ``"nu"``).
     **kwargs
         Passed to :func:`arviz_plots.plot_trace_dist`.
 
@@ -217,6 +223,6 @@ def plot_trace(result: Fitted, var_names: list[str] | None = None, **kwargs: Any
     from arviz_plots import plot_trace_dist
 
     if var_names is None:
-        var_names = ["weights", "mu", "sigma"] if result.n_components > 1 else ["mu", "sigma"]
+        var_names = parameter_names(result)
     kwargs.setdefault("backend", "matplotlib")
     return plot_trace_dist(result.idata, var_names=var_names, **kwargs)

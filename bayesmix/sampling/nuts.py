@@ -143,6 +143,13 @@ def _sample_pymc(
         raise
     except (RuntimeError, FloatingPointError, pm.exceptions.SamplingError) as err:
         raise _sampling_error(err, settings.sampler, spec) from err
+    if idata["posterior"].sizes["draw"] < settings.draws:
+        # pm.sample catches Ctrl-C and returns the draws so far; a fit of them would
+        # look like a short, finished run
+        raise KeyboardInterrupt(
+            f"sampling was interrupted after {idata['posterior'].sizes['draw']} of "
+            f"{settings.draws} draws"
+        )
     return idata
 
 
