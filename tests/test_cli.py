@@ -6,8 +6,10 @@ import contextlib
 import importlib
 import io
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,3 +311,45 @@ def test_reader_line_numbers_count_quoted_newlines(tmp_path: pathlib.Path) -> No
     path = _write(tmp_path / "d.csv", 'note,y\n"two\nlines",1\nok,x\n')
     with pytest.raises(InputFileError, match=r"line 4: column 'y' holds 'x'"):
         read_column(path, "y")
+
+
+def _threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/status").exists(), reason="reads /proc")
+def test_ctrl_c_mid_sampling_exits_130_promptly_and_writes_nothing(
+    tmp_path: pathlib.Path,
+) -> None:
+    # issue 19: SIGINT during a long fit was ignored; the run exited 0 and wrote both files
+    y = bm.simulate_mixture(3000, [0.5, 0.5], [-2.0, 2.0], [1.0, 1.0], random_seed=1)
+    data = tmp_path / "d.csv"
+    np.savetxt(data, y, header="v", comments="")
+    out, report = tmp_path / "fit.nc", tmp_path / "fit.html"
+    args = ["fit", str(data), "--column", "v", "-k", "2", "--draws", "500000"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bayesmix", *args, "--out", str(out), "--report", str(report)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # nutpie starts one thread per chain and a few more when sampling begins
+        # (after the model compiles: ~15 s cold); 4 x 500000 draws then take minutes
+        baseline, deadline = _threads(proc.pid), time.monotonic() + 240
+        while _threads(proc.pid) < baseline + 4:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.2)
+        time.sleep(1.0)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+        waited = time.monotonic() - sent
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert waited < 5.0
+    assert "bayesmix fit: interrupted" in stderr and "Traceback" not in stderr
+    assert "fit saved" not in stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]  # not even a temp file
