@@ -295,7 +295,7 @@ def _problems(
         worst = int(np.nanargmin(rank_p))
         out.append(
             f"the chains' rank distributions differ for {list(names[bad_rank])} (worst: "
-            f"{names[worst]}, p = {rank_p[worst]:.2g} < {level:.2g}, the rank test at "
+            f"{names[worst]}, p {_p_text(rank_p[worst])} < {level:.2g}, the rank test at "
             f"{RANK_ALPHA} over all parameters): the chains have not mixed; run longer "
             "(e.g. tune=2000, draws=2000) and look at the rank plots"
         )
@@ -316,6 +316,10 @@ def _problems(
             "components or a stronger prior on sigma"
         )
     return tuple(out)
+
+
+def _p_text(p: float) -> str:
+    return f"= {p:.2g}" if p >= 1e-4 else "< 0.0001"
 
 
 def warn_if_not_converged(diagnostics: Diagnostics, stacklevel: int = 3) -> None:
