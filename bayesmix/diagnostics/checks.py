@@ -168,7 +168,7 @@ def _table(names: list[str], values: np.ndarray, invariant: list[str]) -> pd.Dat
     label_invariant = np.isin(names, invariant)
     # the rank test on the parameters: the panels of the report's rank figure
     rank_p = np.full(len(names), np.nan)
-    rank_p[~label_invariant] = rank_p_values(values[~label_invariant])
+    rank_p[~label_invariant], rank_step = rank_p_values(values[~label_invariant])
     ranks_ok = ~(rank_p < panel_alpha(int((~label_invariant).sum())))  # NaN passes
     table = pd.DataFrame(
         {
@@ -185,6 +185,7 @@ def _table(names: list[str], values: np.ndarray, invariant: list[str]) -> pd.Dat
         index=pd.Index(names, name="quantity"),
     )
     table.attrs["tail_prob"] = tail_prob(None)  # ArviZ's rcParams at the time
+    table.attrs["rank_step"] = rank_step  # the rank test's draws: every rank_step-th
     return table
 
 

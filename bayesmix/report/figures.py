@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from bayesmix.diagnostics.ranks import panel_alpha, thin_for_ranks
+from bayesmix.diagnostics.ranks import panel_alpha
 from bayesmix.posterior import density as dens
 from bayesmix.report import plots
 
@@ -60,7 +60,8 @@ def _rank(result: Fitted) -> Figure:
 
     names = plots.parameter_names(result)
     k = result.n_components
-    posterior = thin_for_ranks(result.idata["posterior"].to_dataset()[names])
+    step = result.diagnostics.table.attrs.get("rank_step", 1)  # the draws the checks tested
+    posterior = result.idata["posterior"].to_dataset()[names].isel(draw=slice(None, None, step))
     level = panel_alpha(k * len(names))  # one panel per parameter and component
     pc = plot_rank(
         xr.DataTree.from_dict({"posterior": posterior}),

@@ -15,7 +15,7 @@ import numpy as np
 
 from bayesmix.data.provenance import data_fingerprint, package_versions
 from bayesmix.diagnostics.checks import ESS_MIN, R_HAT_MAX
-from bayesmix.diagnostics.ranks import RANK_ALPHA, RANK_MAX_DRAWS, rank_step
+from bayesmix.diagnostics.ranks import RANK_ALPHA, RANK_MAX_DRAWS
 from bayesmix.model.spec import Priors
 from bayesmix.report import render as r
 from bayesmix.report import reproduce as rep
@@ -272,11 +272,14 @@ def _figure_sections(result: Fitted) -> list[r.Section]:
         sid, title, caption = _FIGURE_TEXT[name]
         if name == "ppc" and result.data.size > PPC_MAX_POINTS:
             caption += f" Compared on a random subset of {PPC_MAX_POINTS} observations."
-        step = rank_step(result.idata["posterior"].sizes["draw"])
+        step = result.diagnostics.table.attrs.get("rank_step", 1)
         if name == "rank" and step > 1:
             caption += (
-                f" Drawn and tested on every {step}th draw (at most {RANK_MAX_DRAWS} per "
-                "chain): the test's cost grows with the square of the draws."
+                f" Drawn and tested on every {step}th draw: the test assumes independent "
+                "draws (on autocorrelated ones it rejects chains that mix well), so the "
+                "step is the draws per chain over the smallest single-chain ESS, and at "
+                f"least what keeps {RANK_MAX_DRAWS} draws per chain (its cost grows with "
+                "the square of the draws)."
             )
         blocks.setdefault((sid, title), []).append(r.Figure(name, png, caption))
     return [r.Section(sid, title, tuple(b)) for (sid, title), b in blocks.items()]
