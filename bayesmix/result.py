@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from arviz_base import rcParams
+from arviz_stats import summary as az_summary
 
 from bayesmix.diagnostics import Diagnostics, diagnose, warn_if_not_converged
 from bayesmix.families import Family
@@ -24,7 +25,6 @@ from bayesmix.posterior import density as dens
 from bayesmix.posterior import membership
 from bayesmix.report import plots, write_report
 from bayesmix.report.components import ComponentsTable, components_table
-from bayesmix.report.summary import summary_table
 from bayesmix.report.tables import density_frame, membership_frame
 
 if TYPE_CHECKING:
@@ -133,9 +133,7 @@ class MixtureResult:
         ci_prob : float, optional
             Probability of the credible interval; default ArviZ's ``stats.ci_prob``.
         **kwargs
-            Passed to :func:`arviz_stats.summary` (e.g. ``ci_kind="hdi"``). Without
-            them the same table is computed batched (:mod:`bayesmix.report.summary`), reusing
-            the fit's r_hat and ESS.
+            Passed to :func:`arviz_stats.summary` (e.g. ``ci_kind="hdi"``).
 
         Returns
         -------
@@ -144,13 +142,7 @@ class MixtureResult:
         """
         if var_names is None:
             var_names = [v for v in self.parameters if v != "weights" or self.n_components > 1]
-        return summary_table(
-            self.idata["posterior"].to_dataset(),
-            var_names,
-            _ci_prob(ci_prob),
-            known=self.diagnostics.table,
-            **kwargs,
-        )
+        return az_summary(self.idata, var_names=var_names, ci_prob=_ci_prob(ci_prob), **kwargs)
 
     def components_table(self, ci_prob: float | None = None) -> ComponentsTable:
         """Posterior mean and equal-tailed interval of each component's weight and parameters.

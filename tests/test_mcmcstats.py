@@ -47,8 +47,6 @@ CASES = {
         lambda x: _reference("ess", x, method="tail", prob=(1 - 0.89, 0.89)),
     ),
     "ess_mean": (mcmcstats.ess_mean, lambda x: _reference("ess", x, method="mean")),
-    "mcse_mean": (mcmcstats.mcse_mean, lambda x: _reference("mcse", x, method="mean")),
-    "mcse_sd": (mcmcstats.mcse_sd, lambda x: _reference("mcse", x, method="sd")),
 }
 
 
@@ -71,13 +69,6 @@ def test_convergence_equals_the_three_functions() -> None:
     np.testing.assert_array_equal(r_hat, mcmcstats.rhat(x))
     np.testing.assert_array_equal(bulk, mcmcstats.ess_bulk(x))
     np.testing.assert_array_equal(tail, mcmcstats.ess_tail(x))
-
-
-def test_mcse_equals_the_two_functions() -> None:
-    x = draws(4, 500, seed=4)
-    mean, sd = mcmcstats.mcse(x)
-    np.testing.assert_array_equal(mean, mcmcstats.mcse_mean(x))
-    np.testing.assert_array_equal(sd, mcmcstats.mcse_sd(x))
 
 
 def test_one_chain_has_ess_but_no_r_hat() -> None:

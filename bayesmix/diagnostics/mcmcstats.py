@@ -1,15 +1,15 @@
-"""ArviZ's r_hat, ESS and MCSE, computed for many scalar quantities at once.
+"""ArviZ's r_hat and ESS, computed for many scalar quantities at once.
 
 ``arviz_stats`` computes each diagnostic one scalar at a time (a Python-level loop over
 every element of every variable, each with its own rank transform, FFT and SciPy calls):
 ~1.3 ms per quantity and diagnostic. A mixture fit checks ~20 quantities with three
-diagnostics, and its summary five more per parameter, which at N = 10^3 cost as much as
-sampling itself. This module runs ArviZ's algorithms (``arviz_stats.base.diagnostics``:
-rank-normalised split-r_hat and bulk / tail ESS of Vehtari et al. 2021, MCSE of the mean
-and sd) on an array of shape ``(quantity, chain, draw)`` with one rank transform, one
-FFT pass and one quantile call for all quantities, Geyer's truncation vectorised over
-them, and the quantities split over the cores. The results equal ArviZ's (tested to
-1e-10, on edge cases too); anything beyond these diagnostics is left to ArviZ.
+diagnostics, which at N = 10^3 cost as much as sampling itself. This module runs ArviZ's
+algorithms (``arviz_stats.base.diagnostics``: rank-normalised split-r_hat and bulk / tail
+ESS of Vehtari et al. 2021) on an array of shape ``(quantity, chain, draw)`` with one
+rank transform, one FFT pass and one quantile call for all quantities, Geyer's
+truncation vectorised over them, and the quantities split over the cores. The results
+equal ArviZ's (tested to 1e-10, on edge cases too); anything beyond these diagnostics is
+left to ArviZ.
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ __all__ = [
     "ess_bulk",
     "ess_mean",
     "ess_tail",
-    "mcse",
-    "mcse_mean",
-    "mcse_sd",
     "rhat",
     "tail_prob",
 ]
@@ -348,39 +345,3 @@ def convergence(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         out[:, ok] = found
     full = out[:, np.searchsorted(unique, source)]
     return full[0], full[1], full[2]
-
-
-def _mcse(x: np.ndarray, mean: bool, sd: bool) -> tuple[np.ndarray, np.ndarray]:
-    """MCSE of the mean and of the sd; their two ESS in one pass (what is not asked: NaN)."""
-    x = _check(x)
-    q = x.shape[0]
-    flat = x.reshape(q, -1)
-    centred = x - flat.mean(axis=-1)[:, None, None]
-    squared = centred**2
-    parts = ([x] if mean else []) + ([squared] if sd else [])
-    ess = np.split(_valid_then(np.concatenate(parts), lambda v: _ess(_split(v))), len(parts))
-    out_mean, out_sd = np.full(q, np.nan), np.full(q, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):  # a constant quantity: NaN, quietly
-        if mean:
-            out_mean = np.std(flat, axis=-1, ddof=1) / np.sqrt(ess[0])
-        if sd:
-            evar = squared.reshape(q, -1).mean(axis=-1)
-            fourth = (squared * squared).reshape(q, -1).mean(axis=-1)  # ** 4 is a slow pow
-            varvar = (fourth - evar**2) / ess[-1]
-            out_sd = np.sqrt(varvar / evar / 4)
-    return out_mean, out_sd
-
-
-def mcse_mean(x: np.ndarray) -> np.ndarray:
-    """Monte Carlo standard error of the mean, as ``arviz_stats.mcse(method="mean")``."""
-    return _mcse(x, mean=True, sd=False)[0]
-
-
-def mcse_sd(x: np.ndarray) -> np.ndarray:
-    """Monte Carlo standard error of the sd, as ``arviz_stats.mcse(method="sd")``."""
-    return _mcse(x, mean=False, sd=True)[1]
-
-
-def mcse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`mcse_mean` and :func:`mcse_sd` together (their ESS in one FFT pass)."""
-    return _mcse(x, mean=True, sd=True)
