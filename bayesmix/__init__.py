@@ -20,10 +20,12 @@ from bayesmix.result import MixtureResult
 from bayesmix.sampling import (
     Comparison,
     LOOWarning,
+    ManyFits,
     SamplerSettings,
     SamplingError,
     compare,
     fit,
+    fit_many,
     fit_sparse,
     sample,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "Diagnostics",
     "FitFileError",
     "LOOWarning",
+    "ManyFits",
     "MixtureResult",
     "MixtureSpec",
     "Priors",
@@ -49,6 +52,7 @@ __all__ = [
     "compare",
     "datasets",
     "fit",
+    "fit_many",
     "fit_sparse",
     "load",
     "sample",

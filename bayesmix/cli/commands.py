@@ -194,6 +194,46 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fit_many(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bayesmix.sampling.many import fit_many
+
+    prog = "bayesmix fit-many"
+    try:
+        frame = pd.read_csv(args.file, sep=None, engine="python")
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise _CommandError(
+            f"{prog}: error: cannot read {args.file!r} as a table: {err}"
+        ) from None
+    column = args.column
+    if column is not None and column.isdigit() and column not in frame.columns:
+        if not 1 <= int(column) <= frame.shape[1]:
+            raise _CommandError(
+                f"{prog}: error: --column {column}: the file has {frame.shape[1]} columns"
+            )
+        column = str(frame.columns[int(column) - 1])
+    options = _fit_options(args)
+    del options["progressbar"]  # fit_many prints its own progress, on a terminal or not
+    seed = options.pop("random_seed")
+    print(f"{len(frame)} rows of {str(args.file)!r}, grouped by {args.by!r}")
+    fits = _call(
+        prog, fit_many, frame, args.n_components, by=args.by, column=column, out=args.out,
+        n_workers=args.workers, random_seed=seed, progressbar=args.progressbar is not False,
+        **options,
+    )  # fmt: skip
+    print(fits)
+    shown = ["status", "max_r_hat", "min_ess", "divergences", "error"]
+    print(fits.convergence[shown].to_string())
+    print(f"fits and index.json written to {str(args.out)!r}")
+    if fits.failures:
+        print(
+            f"{prog}: {len(fits.failures)} group(s) failed; see the error column", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from bayesmix.cli.demo import run
 
@@ -282,6 +322,17 @@ def _parser() -> _Parser:
     _family_option(p, several=True)
     p.set_defaults(handler=_cmd_compare)
 
+    p = sub.add_parser(
+        "fit-many", parents=common, help="fit a mixture per group of a long table (on dask)"
+    )
+    p.add_argument("file", help="CSV/TSV file with a group column and a value column")
+    p.add_argument("--by", required=True, help="the column naming each row's group")
+    p.add_argument("-k", "--n-components", type=int, required=True, help="number of components")
+    p.add_argument("--out", default="fits", help="folder for the fits and index (default fits)")
+    p.add_argument("--workers", type=int, help="local dask workers (default: one per core)")
+    _family_option(p, several=False)
+    p.set_defaults(handler=_cmd_fit_many)
+
     p = sub.add_parser("demo", help="fit 3 components to the bundled galaxy velocities")
     add_arguments(p)
     p.set_defaults(handler=_cmd_demo)
@@ -305,8 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         The exit status: 0 on success, 2 for a usage or input error, 1 if sampling or
-        writing failed, 130 if interrupted (Ctrl-C: files are written whole or not at
-        all). Errors are printed to stderr as one line, without a traceback.
+        writing failed (for ``fit-many``: if any group failed), 130 if interrupted
+        (Ctrl-C: files are written whole or not at all). Errors are printed to stderr
+        as one line, without a traceback.
 
     Examples
     --------
