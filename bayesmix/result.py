@@ -54,14 +54,24 @@ class MixtureResult:
         stats, log likelihood, observed data, and attrs holding the spec and settings.
     model : pymc.Model, optional
         The PyMC model it was sampled from; rebuilt from the tree when not given.
+    diagnostics : Diagnostics, optional
+        The tree's diagnostics, if already computed (as ``fit_many``'s workers do);
+        computed from the tree when first read otherwise.
     """
 
     idata: xr.DataTree
     _model: pm.Model | None
 
-    def __init__(self, idata: xr.DataTree, model: pm.Model | None = None) -> None:
+    def __init__(
+        self,
+        idata: xr.DataTree,
+        model: pm.Model | None = None,
+        diagnostics: Diagnostics | None = None,
+    ) -> None:
         object.__setattr__(self, "idata", idata)
         object.__setattr__(self, "_model", model)
+        if diagnostics is not None:
+            self.__dict__["diagnostics"] = diagnostics  # the cached_property's slot
         for group in ("posterior", "observed_data"):
             if group not in idata.children:
                 raise ValueError(f"the DataTree has no {group!r} group; is it a bayesmix fit?")

@@ -2,7 +2,8 @@
 
 Each group is one task: ``bm.fit`` on a worker, with the group's seed (a hash of the
 run's seed and the group's name, so draws do not depend on scheduling or the number of
-workers) and the fit sent back as its NetCDF file (checksummed; no pickle of results).
+workers), the fit sent back as its DataTree and diagnostics (dask's serialisation; files
+on disk are NetCDF, never pickles).
 Workers are processes that live for the whole call, so each compiles a model structure
 (family, K) once and reuses it for every group after (``bayesmix.sampling.compiled``).
 
@@ -13,9 +14,9 @@ skips the groups already written and verified (same data, seed and options).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 import warnings
@@ -26,6 +27,7 @@ import numpy as np
 
 from bayesmix.data.provenance import data_fingerprint
 from bayesmix.io import read_fit, save
+from bayesmix.model import MixtureSpec
 from bayesmix.result import MixtureResult
 from bayesmix.sampling.groups import (
     file_name,
@@ -36,6 +38,7 @@ from bayesmix.sampling.groups import (
     write_index,
 )
 from bayesmix.sampling.manyfits import GroupRecord, ManyFits
+from bayesmix.sampling.nuts import attach_log_likelihood
 from bayesmix.sampling.run import fit_components
 from bayesmix.sampling.settings import random_seed_of
 
@@ -51,10 +54,11 @@ def _fit_task(
     name: str, y: np.ndarray, n_components: int, seed: int, options: dict[str, Any],
     target: str | None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Fit one group on a worker; return its file's bytes (or where it was written).
+    """Fit one group on a worker; write it to ``target`` if given; return its tree.
 
-    Any failure of this group (bad data, a sampling error) is returned as its message, so
-    it never stops the others.
+    The tree travels without its pointwise log-likelihood (recomputed lazily where it
+    arrives) and with its diagnostics. Any failure of this group (bad data, a sampling
+    error) is returned as its message, so it never stops the others.
     """
     try:
         with warnings.catch_warnings():
@@ -62,19 +66,21 @@ def _fit_task(
             res = fit_components(y, n_components, random_seed=seed, progressbar=False, **options)
         if target is not None:
             save(res, target)
-            return {"status": "ok", "file": target}
-        with tempfile.TemporaryDirectory() as tmp:
-            path = save(res, Path(tmp) / "fit.nc")
-            return {"status": "ok", "content": path.read_bytes()}
+        tree = res.idata.copy()
+        if "log_likelihood" in tree.children:
+            del tree["log_likelihood"]
+        return {"status": "ok", "tree": tree, "diagnostics": res.diagnostics, "file": target}
     except Exception as err:  # noqa: BLE001 - one group's failure is data, not a crash
         return {"status": "failed", "error": f"{type(err).__name__}: {err}"}
 
 
-def _from_bytes(content: bytes) -> MixtureResult:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "fit.nc"
-        path.write_bytes(content)
-        return MixtureResult(read_fit(path))  # verified: checksum and data fingerprint
+def _arrived(answer: dict[str, Any]) -> MixtureResult:
+    """Return the worker's fit as a result here, its log-likelihood attached (lazy)."""
+    tree = answer["tree"]
+    y = np.asarray(tree["observed_data"]["y"].values, dtype=np.float64)
+    spec = MixtureSpec.from_dict(json.loads(tree.attrs["bayesmix_spec"]))
+    attach_log_likelihood(tree, y, spec)
+    return MixtureResult(tree, diagnostics=answer["diagnostics"])
 
 
 class _Progress:
@@ -136,6 +142,7 @@ def fit_many(
     out: str | os.PathLike[str] | None = None,
     client: Any = None,
     n_workers: int | None = None,
+    processes: bool = False,
     random_seed: int | None = None,
     retry: int = 1,
     progressbar: bool = True,
@@ -159,11 +166,16 @@ def fit_many(
         file is whole and of the same data, seed and options.
     client : distributed.Client, optional
         An existing cluster's client (e.g. from dask-jobqueue or Kubernetes). By default
-        a ``LocalCluster`` of ``n_workers`` single-threaded worker processes is started
-        and shut down by the call.
+        a ``LocalCluster`` is started and shut down by the call.
     n_workers : int, optional
-        Workers of the local cluster; default one per CPU core. Each fit runs its chains
-        on its worker's core (``cores=1`` unless given), so chains never oversubscribe.
+        Fits run at once on the local cluster; default one per CPU core. Each fit runs
+        its chains on one core (``cores=1`` unless given), so chains never
+        oversubscribe the machine.
+    processes : bool, default False
+        The local cluster's layout: False, one worker in this process with ``n_workers``
+        threads (the model compiled here once serves every fit; sampling releases the
+        GIL); True, ``n_workers`` single-threaded worker processes, each compiling the
+        model once (~15 s) but isolated from each other's crashes.
     random_seed : int, optional
         The run's seed; each group's seed is derived from it and the group's name
         (:attr:`ManyFits.seeds`). If None, one is drawn and recorded.
@@ -243,9 +255,11 @@ def fit_many(
         own = client is None
         cluster = None
         if own:
+            slots = n_workers or os.cpu_count() or 1
             cluster = distributed.LocalCluster(
-                n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
-                processes=True, dashboard_address=":0", silence_logs=40,
+                n_workers=slots if processes else 1,
+                threads_per_worker=1 if processes else slots,
+                processes=processes, dashboard_address=":0", silence_logs=40,
             )  # fmt: skip
             client = distributed.Client(cluster)
         try:
@@ -317,9 +331,6 @@ def _record(name: str, seed: int, answer: dict[str, Any]) -> GroupRecord:
     if answer["status"] != "ok":
         return GroupRecord(name, seed, error=answer["error"])
     try:
-        if "content" in answer:
-            return GroupRecord(name, seed, _from_bytes(answer["content"]))
-        file = answer["file"]
-        return GroupRecord(name, seed, MixtureResult(read_fit(file)), file=file)
-    except (OSError, ValueError) as err:
-        return GroupRecord(name, seed, error=f"the fit could not be read back: {err}")
+        return GroupRecord(name, seed, _arrived(answer), file=answer["file"])
+    except (KeyError, TypeError, ValueError) as err:
+        return GroupRecord(name, seed, error=f"the fit could not be taken back: {err}")
