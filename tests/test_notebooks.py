@@ -69,6 +69,7 @@ def _stray_warnings(nb: Any) -> list[str]:
         # suite under 10 minutes. `make test-slow` runs it.
         pytest.param("03_reports_and_reuse.ipynb", marks=pytest.mark.slow),
         "04_student_t_outliers.ipynb",
+        "05_many_fits.ipynb",
     ],
 )
 def test_notebook_runs(name: str, kernel_env: pathlib.Path) -> None:
@@ -92,4 +93,5 @@ def test_every_notebook_is_tested() -> None:
         "02_galaxies.ipynb",
         "03_reports_and_reuse.ipynb",
         "04_student_t_outliers.ipynb",
+        "05_many_fits.ipynb",
     ]
