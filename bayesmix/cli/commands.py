@@ -377,7 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         # files are written to a temporary name and renamed, so none is left half-done
         print(
-            f"bayesmix {_command(argv)}: interrupted; no file was left half-written",
+            f"bayesmix {_command(argv)}: interrupted; every file reported above as written "
+            "is complete, and no other file was written",
             file=sys.stderr,
         )
         return 130

@@ -22,7 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesmix.diagnostics.mcmcstats import convergence, tail_prob
-from bayesmix.diagnostics.ranks import RANK_ALPHA, panel_alpha, rank_p_values
+from bayesmix.diagnostics.ranks import RANK_ALPHA, p_text, panel_alpha, rank_p_values
 from bayesmix.families import Family, get_family
 from bayesmix.posterior.density import Draws, pointwise_log_lik
 
@@ -169,7 +169,8 @@ def _table(names: list[str], values: np.ndarray, invariant: list[str]) -> pd.Dat
     # the rank test on the parameters: the panels of the report's rank figure
     rank_p = np.full(len(names), np.nan)
     rank_p[~label_invariant], rank_step = rank_p_values(values[~label_invariant])
-    ranks_ok = ~(rank_p < panel_alpha(int((~label_invariant).sum())))  # NaN passes
+    rank_level = panel_alpha(int((~label_invariant).sum()))  # one panel per parameter
+    ranks_ok = ~(rank_p < rank_level)  # NaN passes
     table = pd.DataFrame(
         {
             "r_hat": r_hat,
@@ -186,6 +187,7 @@ def _table(names: list[str], values: np.ndarray, invariant: list[str]) -> pd.Dat
     )
     table.attrs["tail_prob"] = tail_prob(None)  # ArviZ's rcParams at the time
     table.attrs["rank_step"] = rank_step  # the rank test's draws: every rank_step-th
+    table.attrs["rank_level"] = rank_level  # each parameter's level
     return table
 
 
@@ -290,13 +292,13 @@ def _problems(
             "tune=2000, draws=2000) and check for multimodality"
         )
     rank_p = table["rank_p"].to_numpy(dtype=float)
-    level = panel_alpha(int(np.isfinite(rank_p).sum()))
+    level = table.attrs["rank_level"]
     bad_rank = rank_p < level
     if bad_rank.any():
         worst = int(np.nanargmin(rank_p))
         out.append(
             f"the chains' rank distributions differ for {list(names[bad_rank])} (worst: "
-            f"{names[worst]}, p {_p_text(rank_p[worst])} < {level:.2g}, the rank test at "
+            f"{names[worst]}, {p_text(rank_p[worst])} < {level:.2g}, the rank test at "
             f"{RANK_ALPHA} over all parameters): the chains have not mixed; run longer "
             "(e.g. tune=2000, draws=2000) and look at the rank plots"
         )
@@ -317,10 +319,6 @@ def _problems(
             "components or a stronger prior on sigma"
         )
     return tuple(out)
-
-
-def _p_text(p: float) -> str:
-    return f"= {p:.2g}" if p >= 1e-4 else "< 0.0001"
 
 
 def warn_if_not_converged(diagnostics: Diagnostics, stacklevel: int = 3) -> None:

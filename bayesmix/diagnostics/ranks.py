@@ -28,7 +28,7 @@ import xarray as xr
 
 from bayesmix.diagnostics.mcmcstats import convergence
 
-__all__ = ["RANK_ALPHA", "RANK_MAX_DRAWS", "panel_alpha", "rank_p_values", "rank_step"]
+__all__ = ["RANK_ALPHA", "RANK_MAX_DRAWS", "p_text", "panel_alpha", "rank_p_values", "rank_step"]
 
 #: Family-wise false-alarm level of the rank test over all panels of one fit.
 RANK_ALPHA = 0.01
@@ -39,6 +39,11 @@ RANK_MAX_DRAWS = 1000
 def panel_alpha(n_panels: int) -> float:
     """Return the level each of ``n_panels`` rank panels is tested at (Bonferroni)."""
     return RANK_ALPHA / max(n_panels, 1)
+
+
+def p_text(p: float) -> str:
+    """Return ``p`` as printed by the checks and the figure: "p=0.39", "p<0.0001"."""
+    return f"p={p:.2g}" if p >= 1e-4 else "p<0.0001"
 
 
 def rank_step(values: np.ndarray) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import secrets
 from typing import TYPE_CHECKING
 
 import h5py
@@ -29,6 +28,7 @@ import xarray as xr
 
 from bayesmix.data.provenance import data_fingerprint
 from bayesmix.io.hdf5tree import checksum, decode_tree, encode_tree
+from bayesmix.io.whole import replacing
 from bayesmix.model import MixtureSpec
 from bayesmix.posterior.loglik import lazy_log_likelihood_dataset, log_likelihood_dataset
 
@@ -138,14 +138,8 @@ def save(result: Fitted, path: PathLike) -> pathlib.Path:
         }
     )
     out.attrs[_CHECKSUM_ATTR] = checksum(out, exclude=_CHECKSUM_ATTR)
-    # A new name beside the target (not mkstemp, whose files are private to the owner).
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
+    with replacing(target) as tmp:
         out.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return target
 
 

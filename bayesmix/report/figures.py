@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from bayesmix.diagnostics.ranks import panel_alpha
+from bayesmix.diagnostics.ranks import p_text
 from bayesmix.posterior import density as dens
 from bayesmix.report import plots
 
@@ -60,9 +60,9 @@ def _rank(result: Fitted) -> Figure:
 
     names = plots.parameter_names(result)
     k = result.n_components
-    step = result.diagnostics.table.attrs.get("rank_step", 1)  # the draws the checks tested
+    step = result.diagnostics.table.attrs["rank_step"]  # the draws the checks tested
     posterior = result.idata["posterior"].to_dataset()[names].isel(draw=slice(None, None, step))
-    level = panel_alpha(k * len(names))  # one panel per parameter and component
+    level = result.diagnostics.table.attrs["rank_level"]  # the checks' level per panel
     pc = plot_rank(
         xr.DataTree.from_dict({"posterior": posterior}),
         backend="matplotlib",
@@ -85,8 +85,7 @@ def _rank(result: Fitted) -> Figure:
             p = rank_p[f"{name}[{component}]"]
             for text in ax.texts:
                 if text.get_text().startswith("p="):
-                    shown = f"p={p:.2g}" if p >= 1e-4 else "p<0.0001"
-                    text.set_text(f"{shown} (α={level:.2g})")
+                    text.set_text(f"{p_text(p)} (α={level:.2g})")
     return pc.viz["figure"].item()
 
 

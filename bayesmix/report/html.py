@@ -9,15 +9,14 @@ and two reports of one fit are byte-identical.
 
 from __future__ import annotations
 
-import os
 import platform
-import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from bayesmix.data.provenance import package_versions
+from bayesmix.io import replacing
 from bayesmix.report import render as r
 from bayesmix.report.sections import build_document
 
@@ -109,13 +108,9 @@ def write_report(
 
 
 def _write_whole(path: Path, content: bytes) -> None:
-    """Write ``content`` to a new name beside ``path``, then rename: never a partial file."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
+    """Write ``content`` to ``path`` whole or not at all (never a partial file)."""
+    with replacing(path) as tmp:
         tmp.write_bytes(content)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def show_versions() -> None:

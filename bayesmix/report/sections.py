@@ -272,7 +272,7 @@ def _figure_sections(result: Fitted) -> list[r.Section]:
         sid, title, caption = _FIGURE_TEXT[name]
         if name == "ppc" and result.data.size > PPC_MAX_POINTS:
             caption += f" Compared on a random subset of {PPC_MAX_POINTS} observations."
-        step = result.diagnostics.table.attrs.get("rank_step", 1)
+        step = result.diagnostics.table.attrs["rank_step"]
         if name == "rank" and step > 1:
             caption += (
                 f" Drawn and tested on every {step}th draw: the test assumes independent "

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmix.data import as_observations
+from bayesmix.io import replacing
 
 __all__ = [
     "INDEX_NAME",
@@ -127,13 +126,8 @@ def write_index(
 ) -> None:
     """Write the index whole (to a new name, then renamed): never a half-written index."""
     text = json.dumps({"run": run, "groups": entries}, indent=1, sort_keys=False, default=str)
-    target = folder / INDEX_NAME
-    tmp = folder / f".{INDEX_NAME}.{secrets.token_hex(6)}.tmp"
-    try:
+    with replacing(folder / INDEX_NAME) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def observations_or_error(data: Any) -> tuple[np.ndarray | None, str | None]:
