@@ -91,12 +91,16 @@ def test_combined_tables_are_tidy(many: bm.ManyFits) -> None:
 def test_seeds_do_not_depend_on_the_number_of_workers(
     many: bm.ManyFits, groups: dict[str, Any]
 ) -> None:
-    one = {k: groups[k] for k in ("site 1", "site 2")}
-    alone = bm.fit_many(one, 2, n_workers=1, random_seed=7, progressbar=False, **FAST)
-    for name in one:
-        np.testing.assert_array_equal(
-            alone[name].idata["posterior"]["mu"].values, many[name].idata["posterior"]["mu"].values
-        )
+    one = {k: groups[k] for k in ("site 0", "site 1", "site 2", "site 3")}
+    # the default layout: one worker in this process, fits at once in two threads, all
+    # sharing one compiled model (each chain must still start where its own fit says)
+    for n_workers in (1, 2):
+        alone = bm.fit_many(one, 2, n_workers=n_workers, random_seed=7, progressbar=False, **FAST)
+        for name in one:
+            np.testing.assert_array_equal(
+                alone[name].idata["posterior"]["mu"].values,
+                many[name].idata["posterior"]["mu"].values,
+            )
 
 
 def test_out_writes_each_fit_and_a_rerun_resumes(
@@ -200,3 +204,38 @@ def test_cli_fit_many_writes_every_group_and_reports_the_failed_one(
     index = json.loads((out / "index.json").read_text())["groups"]
     assert index["tiny"]["status"] == "failed"
     bm.load(out / index["north"]["file"])
+
+
+# -- compare and SBC on the same machinery -------------------------------------------
+
+
+def test_compare_on_a_cluster_equals_the_serial_compare(
+    client: Any, groups: dict[str, Any]
+) -> None:
+    y = groups["site 0"]
+    on_cluster = bm.compare(y, [1, 2], client=client, random_seed=4, progressbar=False, **FAST)
+    serial = bm.compare(y, [1, 2], random_seed=4, cores=1, progressbar=False, **FAST)
+    assert on_cluster.best_k == serial.best_k == 2
+    for k in (1, 2):
+        np.testing.assert_array_equal(
+            on_cluster.fits[k].idata["posterior"]["mu"].values,
+            serial.fits[k].idata["posterior"]["mu"].values,
+        )
+    pd.testing.assert_frame_equal(on_cluster.table, serial.table)
+    # an invalid option fails as it does here, with the same message
+    with pytest.raises(ValueError, match="draws=0"):
+        bm.compare(y, [1], client=client, draws=0, progressbar=False)
+
+
+def test_sbc_on_a_cluster_and_on_threads_equals_the_serial_run(client: Any) -> None:
+    from bayesmix.validation import sbc
+
+    config = sbc.SBCConfig(n_obs=40, draws=100, tune=150, n_thin=19)
+    serial = sbc.run_sbc(config, reps=3, seed=2)
+    ranks = [c for c in serial.columns if c.startswith(("rank_", "true_"))] + ["fit_seed"]
+    assert len(ranks) == 2 * len(config.parameters) + 1 and (serial["error"] == "").all()
+    for other in (
+        sbc.run_sbc(config, reps=3, seed=2, client=client),
+        sbc.run_sbc(config, reps=3, seed=2, jobs=2),  # in-process threads
+    ):
+        pd.testing.assert_frame_equal(other[ranks], serial[ranks])

@@ -16,10 +16,11 @@ from typing import Any, cast
 import numpy as np
 
 from bayesmix.data.validate import as_observations, check_n_components
-from bayesmix.diagnostics.checks import ComponentWarning, ConvergenceWarning
+from bayesmix.diagnostics.checks import ConvergenceWarning
 from bayesmix.families import get_family
 from bayesmix.model import FamilyName
 from bayesmix.result import MixtureResult
+from bayesmix.sampling.engine import as_finished, fit_packed, unpack
 from bayesmix.sampling.run import fit_components
 from bayesmix.sampling.selection import Comparison, FitKey
 from bayesmix.sampling.settings import SamplingError
@@ -30,8 +31,6 @@ __all__ = ["AUTO_COMPONENTS", "compare"]
 AUTO_COMPONENTS = range(1, 7)
 #: Our warnings point at the first caller outside this package.
 _SKIP = (os.path.dirname(__file__),)
-#: Fit warnings gathered into one per fit and kind (re-issued by Comparison.from_fits).
-_GATHERED = (ConvergenceWarning, ComponentWarning)
 
 
 def _check_ks(n_components: Iterable[Any], n_obs: int) -> list[int]:
@@ -65,6 +64,7 @@ def compare(
     family: str | Sequence[str] = "normal",
     moment_match: bool = True,
     progressbar: bool = True,
+    client: Any = None,
     **fit_options: Any,
 ) -> Comparison:
     """Fit a mixture for each number of components (and family) and choose by PSIS-LOO.
@@ -98,6 +98,13 @@ def compare(
         Retry observations with Pareto k > 0.7 by moment matching.
     progressbar : bool, default True
         Print one line per fit to stderr when it is done (samplers' own bars are off).
+    client : distributed.Client, optional
+        Run the fits as tasks on this dask cluster (the machinery of
+        :func:`bayesmix.fit_many`), all at once, instead of one after another here.
+        Each fit then runs its chains on one core (``cores=1`` unless given), so the
+        fits do not oversubscribe the workers; the draws are those of the serial run
+        with the same options. ``distributed.Client(processes=False)`` is a cluster of
+        this machine's cores in this process.
     **fit_options
         Passed to :func:`bayesmix.fit` for every fit: ``draws``, ``tune``, ``chains``,
         ``random_seed``, ``priors``, ``sampler``, ...
@@ -145,10 +152,13 @@ def compare(
     ks = _check_ks(n_components, y.size)
     families = _check_families(family)
     keys: list[FitKey] = [k if len(families) == 1 else (f, k) for f in families for k in ks]
-    fitted = {
-        key: _fit_one(y, key, families[0], f"{i}/{len(keys)}", progressbar, fit_options)
-        for i, key in enumerate(keys, 1)
-    }
+    if client is None:
+        fitted = {
+            key: _fit_one(y, key, families[0], f"{i}/{len(keys)}", progressbar, fit_options)
+            for i, key in enumerate(keys, 1)
+        }
+    else:
+        fitted = _fit_on(client, y, keys, families[0], progressbar, fit_options)
     fits = {key: res for key, res in fitted.items() if res is not None}
     if not fits:
         raise SamplingError(f"sampling failed for every fit ({_what(keys)}); see the warnings")
@@ -161,6 +171,70 @@ def _what(keys: list[FitKey]) -> str:
     return ", ".join(f"{f} K={k}" for f, k in keys)  # type: ignore[misc]
 
 
+def _key_of(key: FitKey, family: str) -> tuple[str, int, str]:
+    """Return family, K and the label printed for a candidate."""
+    family, k = (family, key) if isinstance(key, int) else key
+    return family, k, f"K={k}" if isinstance(key, int) else f"{family} K={k}"
+
+
+def _compare_task(y: np.ndarray, family: str, k: int, options: dict[str, Any]) -> dict[str, Any]:
+    """One candidate on a worker: the packed fit, or the sampler's failure as a message."""
+    try:
+        return {"status": "ok", **fit_packed(y, k, {**options, "family": family})}
+    except SamplingError as err:
+        return {"status": "failed", "error": str(err)}
+
+
+def _fit_on(
+    client: Any,
+    y: np.ndarray,
+    keys: list[FitKey],
+    family: str,
+    progressbar: bool,
+    fit_options: dict[str, Any],
+) -> dict[FitKey, MixtureResult | None]:
+    """Fit every candidate as a task on ``client``; collect them as they finish."""
+    options = {"cores": 1, **fit_options}
+    labels = {_key_of(key, family)[2]: key for key in keys}
+    tasks = {
+        label: (_compare_task, (y, *_key_of(key, family)[:2], options))
+        for label, key in labels.items()
+    }
+    fitted: dict[FitKey, MixtureResult | None] = {}
+    for i, (label, answer, error) in enumerate(
+        as_finished(client, tasks, retry=1, label="compare"), 1
+    ):
+        if error is not None:
+            raise error  # bad options or data fail as they would here
+        result = unpack(answer) if answer["status"] == "ok" else None
+        failure = "" if result is not None else answer["error"]
+        _finished(label, result, failure, f"{i}/{len(keys)}", answer.get("seconds", 0.0),
+                  progressbar)  # fmt: skip
+        fitted[labels[label]] = result
+    return {key: fitted[key] for key in keys}
+
+
+def _finished(
+    label: str,
+    result: MixtureResult | None,
+    failure: str,
+    step: str,
+    took: float,
+    progressbar: bool,
+) -> None:
+    """Warn if the sampler failed; print the candidate's verdict."""
+    if failure:
+        warnings.warn(
+            f"{label}: {failure}; this fit is left out of the comparison",
+            ConvergenceWarning,
+            skip_file_prefixes=_SKIP,
+        )
+    if progressbar:
+        state = None if result is None else result.converged
+        verdict = {None: "sampling FAILED", True: "converged", False: "NOT converged"}[state]
+        print(f"bayesmix.compare: {label} ({step}) {verdict}, {took:.1f} s", file=sys.stderr)
+
+
 def _fit_one(
     y: np.ndarray,
     key: FitKey,
@@ -170,26 +244,13 @@ def _fit_one(
     fit_options: dict[str, Any],
 ) -> MixtureResult | None:
     """Fit one candidate; None (with a warning) if the sampler fails, so the others run."""
-    family, k = (family, key) if isinstance(key, int) else key
-    label = f"K={k}" if isinstance(key, int) else f"{family} K={k}"
+    family, k, label = _key_of(key, family)
     start, failure = time.perf_counter(), ""
-    with warnings.catch_warnings(record=True) as caught:
-        for category in _GATHERED:  # re-issued once per fit and kind by from_fits
-            warnings.simplefilter("always", category)
-        try:
-            result: MixtureResult | None = fit_components(
-                y, k, family=cast(FamilyName, family), progressbar=False, **fit_options
-            )
-        except SamplingError as err:
-            result, failure = None, f"{label}: {err}; this fit is left out of the comparison"
-    for w in caught:  # any other warning passes on unchanged
-        if not issubclass(w.category, _GATHERED):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if failure:
-        warnings.warn(failure, ConvergenceWarning, skip_file_prefixes=_SKIP)
-    if progressbar:
-        state = None if result is None else result.converged
-        verdict = {None: "sampling FAILED", True: "converged", False: "NOT converged"}[state]
-        took = time.perf_counter() - start
-        print(f"bayesmix.compare: {label} ({step}) {verdict}, {took:.1f} s", file=sys.stderr)
+    try:  # the fit's convergence warnings: once per fit and kind, by from_fits
+        result: MixtureResult | None = fit_components(
+            y, k, family=cast(FamilyName, family), progressbar=False, warn=False, **fit_options
+        )
+    except SamplingError as err:
+        result, failure = None, str(err)
+    _finished(label, result, failure, step, time.perf_counter() - start, progressbar)
     return result

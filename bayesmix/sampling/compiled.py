@@ -16,9 +16,11 @@ replaced by the standard one.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,8 @@ class _Compiled:
 
     compiled: Any
     starts: StartValues
+    #: Held while a start is set and read: fits in threads share ``starts``.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 #: Standard models by (family, K, sigma prior).
@@ -69,13 +73,31 @@ def compiled_for(
         entry = _STANDARD.get(key)
         if entry is None:
             entry = _STANDARD[key] = _compile(build_model(y, spec), start)
-        entry.starts.set(start)
-        return entry.compiled.with_data(**shared_values(y, spec))
+        return _starting_at(entry, entry.compiled.with_data(**shared_values(y, spec)), start)
     entry = _BY_MODEL.get(model)
     if entry is None:
         entry = _BY_MODEL[model] = _compile(model, start)
-    entry.starts.set(start)
-    return entry.compiled
+    return _starting_at(entry, entry.compiled, start)
+
+
+def _starting_at(entry: _Compiled, compiled: Any, start: dict[str, np.ndarray]) -> Any:
+    """Return ``compiled`` with chains that start (jittered) from ``start``.
+
+    nutpie calls the start function as each chain begins, long after ``sample`` was
+    called when chains run one after another; fits in other threads may have set
+    their own start by then. So this fit's start is set in the call itself, under the
+    entry's lock, around nutpie's own start function (``initial_point_func``, a field
+    of nutpie's frozen ``CompiledPyMCModel``, replaced as ``with_data`` does).
+    """
+    pinned = {name: np.array(value, dtype=np.float64) for name, value in start.items()}
+    initial_point = compiled.initial_point_func
+
+    def initial_point_here(seed: Any) -> Any:
+        with entry.lock:
+            entry.starts.set(pinned)
+            return initial_point(seed)
+
+    return dataclasses.replace(compiled, initial_point_func=initial_point_here)
 
 
 def sample_nutpie(

@@ -1,10 +1,9 @@
 """``fit_many``: one mixture per group, on dask.distributed, from a laptop to a cluster.
 
-Each group is one task: ``bm.fit`` on a worker, with the group's seed (a hash of the
-run's seed and the group's name, so draws do not depend on scheduling or the number of
-workers), the fit sent back as its DataTree and diagnostics (dask's serialisation; files
-on disk are NetCDF, never pickles).
-Workers are processes that live for the whole call, so each compiles a model structure
+Each group is one task of :mod:`bayesmix.sampling.engine`: ``bm.fit`` on a worker, with
+the group's seed (a hash of the run's seed and the group's name, so draws do not depend
+on scheduling or the number of workers), the fit sent back as its DataTree and
+diagnostics. Workers live for the whole call, so each compiles a model structure
 (family, K) once and reuses it for every group after (``bayesmix.sampling.compiled``).
 
 With ``out=``, every fit is written to the folder as it finishes, with an index, so an
@@ -14,21 +13,24 @@ skips the groups already written and verified (same data, seed and options).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-import uuid
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bayesmix.data.provenance import data_fingerprint
-from bayesmix.io import read_fit, save
-from bayesmix.model import MixtureSpec
+from bayesmix.io import read_fit
 from bayesmix.result import MixtureResult
+from bayesmix.sampling.engine import (
+    as_finished,
+    cluster_client,
+    distributed_or_error,
+    fit_packed,
+    unpack,
+)
 from bayesmix.sampling.groups import (
     file_name,
     group_seed,
@@ -38,49 +40,19 @@ from bayesmix.sampling.groups import (
     write_index,
 )
 from bayesmix.sampling.manyfits import GroupRecord, ManyFits
-from bayesmix.sampling.nuts import attach_log_likelihood
-from bayesmix.sampling.run import fit_components
 from bayesmix.sampling.settings import random_seed_of
 
 __all__ = ["fit_many"]
 
-_DASK_MISSING = (
-    "fit_many runs on dask.distributed, which is not installed: "
-    "pip install 'bayesmix[dask]' (or fit the groups one by one with bm.fit)"
-)
-
 
 def _fit_task(
-    name: str, y: np.ndarray, n_components: int, seed: int, options: dict[str, Any],
-    target: str | None,
-) -> dict[str, Any]:  # fmt: skip
-    """Fit one group on a worker; write it to ``target`` if given; return its tree.
-
-    The tree travels without its pointwise log-likelihood (recomputed lazily where it
-    arrives) and with its diagnostics. Any failure of this group (bad data, a sampling
-    error) is returned as its message, so it never stops the others.
-    """
+    y: np.ndarray, n_components: int, options: dict[str, Any], target: str | None
+) -> dict[str, Any]:
+    """Fit one group on a worker; any failure (bad data, a sampling error) is its message."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the verdict travels with the fit
-            res = fit_components(y, n_components, random_seed=seed, progressbar=False, **options)
-        if target is not None:
-            save(res, target)
-        tree = res.idata.copy()
-        if "log_likelihood" in tree.children:
-            del tree["log_likelihood"]
-        return {"status": "ok", "tree": tree, "diagnostics": res.diagnostics, "file": target}
+        return {"status": "ok", **fit_packed(y, n_components, options, target)}
     except Exception as err:  # noqa: BLE001 - one group's failure is data, not a crash
         return {"status": "failed", "error": f"{type(err).__name__}: {err}"}
-
-
-def _arrived(answer: dict[str, Any]) -> MixtureResult:
-    """Return the worker's fit as a result here, its log-likelihood attached (lazy)."""
-    tree = answer["tree"]
-    y = np.asarray(tree["observed_data"]["y"].values, dtype=np.float64)
-    spec = MixtureSpec.from_dict(json.loads(tree.attrs["bayesmix_spec"]))
-    attach_log_likelihood(tree, y, spec)
-    return MixtureResult(tree, diagnostics=answer["diagnostics"])
 
 
 class _Progress:
@@ -215,10 +187,7 @@ def fit_many(
     >>> fits = bm.fit_many(groups, 2, random_seed=1)  # doctest: +SKIP
     >>> fits.components  # doctest: +SKIP
     """
-    try:
-        import distributed
-    except ImportError as err:
-        raise ImportError(_DASK_MISSING) from err
+    distributed_or_error("fit_many", " (or fit the groups one by one with bm.fit)")
     named = to_groups(groups, by=by, column=column)
     if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
         raise ValueError(f"retry={retry!r}: give a whole number >= 0")
@@ -252,26 +221,9 @@ def fit_many(
         write_index(folder, index, run_info)
 
     if todo:
-        own = client is None
-        cluster = None
-        if own:
-            slots = n_workers or os.cpu_count() or 1
-            cluster = distributed.LocalCluster(
-                n_workers=slots if processes else 1,
-                threads_per_worker=1 if processes else slots,
-                processes=processes, dashboard_address=":0", silence_logs=40,
-            )  # fmt: skip
-            client = distributed.Client(cluster)
-        try:
-            if progressbar:
-                print(f"fit_many: dask dashboard at {client.dashboard_link}", file=sys.stderr)
-            _run(client, todo, n_components, seed, fit_options, options_key, folder,
+        with cluster_client(client, n_workers, processes, "fit_many", progressbar) as c:
+            _run(c, todo, n_components, seed, fit_options, options_key, folder,
                  index, run_info, records, retry, progressbar)  # fmt: skip
-        finally:
-            if own:
-                client.close()
-                assert cluster is not None
-                cluster.close()
     ordered = {name: records[name] for name in named}
     return ManyFits(ordered, seed, None if folder is None else str(folder))
 
@@ -296,41 +248,27 @@ def _run(
     records: dict[str, GroupRecord], retry: int, progressbar: bool,
 ) -> None:  # fmt: skip
     """Submit every group, collect them as they finish, keep the index current."""
-    import distributed
-
-    token = uuid.uuid4().hex[:8]
-    futures = {}
-    for i, (name, y) in enumerate(todo.items()):
-        target = None if folder is None else str((folder / file_name(name)).resolve())
-        fut = client.submit(
-            _fit_task, name, y, n_components, group_seed(seed, name), options, target,
-            key=f"bayesmix-fit-{token}-{i}", retries=retry, pure=False,
-        )  # fmt: skip
-        futures[fut] = name
-    progress = _Progress(len(futures), progressbar)
-    try:
-        for fut in distributed.as_completed(futures):
-            name = futures[fut]
-            g_seed = group_seed(seed, name)
-            try:
-                answer = fut.result()
-            except Exception as err:  # noqa: BLE001 - a lost worker fails this group only
-                answer = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
-            rec = _record(name, g_seed, answer)
-            records[name] = rec
-            if folder is not None:
-                index[name] = _entry(rec, todo[name], options_key)
-                write_index(folder, index, run_info)
-            progress.update(rec.result is None)
-    except BaseException:
-        client.cancel(list(futures))
-        raise
+    tasks = {
+        name: (_fit_task, (y, n_components, {**options, "random_seed": group_seed(seed, name)},
+                           None if folder is None else str((folder / file_name(name)).resolve())))
+        for name, y in todo.items()
+    }  # fmt: skip
+    progress = _Progress(len(tasks), progressbar)
+    for name, answer, error in as_finished(client, tasks, retry=retry, label="fit"):
+        if error is not None:  # a lost worker fails this group only
+            answer = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+        rec = _record(name, group_seed(seed, name), answer)
+        records[name] = rec
+        if folder is not None:
+            index[name] = _entry(rec, todo[name], options_key)
+            write_index(folder, index, run_info)
+        progress.update(rec.result is None)
 
 
 def _record(name: str, seed: int, answer: dict[str, Any]) -> GroupRecord:
     if answer["status"] != "ok":
         return GroupRecord(name, seed, error=answer["error"])
     try:
-        return GroupRecord(name, seed, _arrived(answer), file=answer["file"])
+        return GroupRecord(name, seed, unpack(answer), file=answer["file"])
     except (KeyError, TypeError, ValueError) as err:
         return GroupRecord(name, seed, error=f"the fit could not be taken back: {err}")

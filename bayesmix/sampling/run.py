@@ -32,12 +32,15 @@ def fit_components(
     sampler: Sampler = "auto",
     progressbar: bool = True,
     rerun_stray: bool = True,
+    warn: bool = True,
     **sample_kwargs: Any,
 ) -> MixtureResult:
     """Fit ``n_components`` components to validated data ``y``: :func:`bayesmix.fit`'s work.
 
     The arguments are :func:`bayesmix.fit`'s (see there), with ``y`` already validated;
-    :func:`bayesmix.fit` and :func:`bayesmix.compare` both call this.
+    :func:`bayesmix.fit` and :func:`bayesmix.compare` both call this. ``warn=False``
+    leaves the verdict in ``result.diagnostics`` without issuing its warnings (a task
+    in a worker thread cannot catch warnings: ``warnings.catch_warnings`` is global).
     """
     k = check_n_components(n_components, y.size)
     spec = MixtureSpec.from_data(y, k, priors, family)
@@ -57,7 +60,8 @@ def fit_components(
     stray = result.diagnostics.stray_chains
     if rerun_stray and stray and len(stray) < settings.chains:
         result = _rerun_stray(result, y, spec, settings, stray, progressbar, sample_kwargs)
-    result.check_convergence(stacklevel=3)
+    if warn:
+        result.check_convergence(stacklevel=3)
     return result
 
 

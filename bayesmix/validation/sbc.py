@@ -29,12 +29,10 @@ import argparse
 import dataclasses
 import functools
 import json
-import multiprocessing
 import sys
+import threading
 import time
-import warnings
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,13 +44,15 @@ from pymc.pytensorf import find_rng_nodes, reseed_rngs
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.traversal import ancestors
 
+from bayesmix.data import as_observations
 from bayesmix.data.provenance import package_versions
-from bayesmix.diagnostics.checks import ComponentWarning, ConvergenceWarning
 from bayesmix.families import get_family
 from bayesmix.model.build import build_model, shared_values, standardisation
 from bayesmix.model.simulate import simulate_mixture
 from bayesmix.model.spec import FamilyName, MixtureSpec, Priors
-from bayesmix.sampling import Sampler, SamplingError, fit
+from bayesmix.sampling import Sampler, SamplingError
+from bayesmix.sampling.engine import as_finished, cluster_client, distributed_or_error
+from bayesmix.sampling.run import fit_components
 from bayesmix.validation.ranks import plot_ecdf_pit, plot_rank_histograms, ranks, thin, uniformity
 
 __all__ = ["DEFAULT_PRIORS", "SBCConfig", "draw_prior", "main", "rank_table", "run_sbc"]
@@ -155,13 +155,15 @@ def draw_prior(
         raise ValueError(f"priors={priors!r} must be fully numeric (no None)")
     fam = get_family(family)
     spec = MixtureSpec(n_components, priors.resolve(_PRIOR_DATA, family), family)  # type: ignore[arg-type]
-    draw, shared = _prior_sampler(n_components, family, priors.sigma_prior)
-    for name, value in shared_values(_PRIOR_DATA, spec).items():
-        if name in shared:
-            shared[name].set_value(value)
-    reseed_rngs(find_rng_nodes(draw.maker.fgraph.outputs), int(rng.integers(2**63)))
     names = ["weights", *fam.sampled_names]
-    draws = dict(zip(names, (np.asarray(v, dtype=np.float64) for v in draw()), strict=True))
+    with _PRIOR_LOCK:  # set priors, reseed, draw: one replication at a time per process
+        draw, shared = _prior_sampler(n_components, family, priors.sigma_prior)
+        for name, value in shared_values(_PRIOR_DATA, spec).items():
+            if name in shared:
+                shared[name].set_value(value)
+        reseed_rngs(find_rng_nodes(draw.maker.fgraph.outputs), int(rng.integers(2**63)))
+        values = [np.array(v, dtype=np.float64) for v in draw()]
+    draws = dict(zip(names, values, strict=True))
     draws["mu_z"] = np.sort(draws["mu_z"])
     loc, scale = standardisation(_PRIOR_DATA)
     truth = {"weights": draws["weights"]}
@@ -170,6 +172,8 @@ def draw_prior(
     return truth
 
 
+#: The compiled prior draws hold state (priors, RNG): replications in threads take turns.
+_PRIOR_LOCK = threading.Lock()
 #: Any data will do for prior draws: fixed priors do not depend on them, and the
 #: standardisation the model samples under is undone by draw_prior.
 _PRIOR_DATA = np.linspace(-1.0, 1.0, 101)
@@ -196,27 +200,26 @@ def _prior_sampler(k: int, family: str, sigma_prior: str) -> tuple[Any, dict[str
 
 
 def replicate(rep: int, seed: int, config: SBCConfig) -> dict[str, Any]:
-    """Run replication ``rep`` (see :func:`run_sbc`), recording warnings, not raising them."""
+    """Run replication ``rep`` (see :func:`run_sbc`), counting warnings, not issuing them."""
     data_seq, fit_seq = np.random.SeedSequence([seed, rep]).spawn(2)
     rng = np.random.default_rng(data_seq)
     k = config.n_components
     truth = draw_prior(k, config.simulation_priors or config.priors, rng, config.family)
     extra = {"nu": truth["nu"]} if "nu" in truth else {}
-    y = simulate_mixture(
+    y = as_observations(simulate_mixture(
         config.n_obs, truth["weights"], truth["mu"], truth["sigma"], rng,
         family=config.family, **extra,
-    )  # fmt: skip
+    ))  # fmt: skip
     row: dict[str, Any] = {"rep": rep, "fit_seed": int(fit_seq.generate_state(1)[0])}
     row.update({f"true_{p}[{j}]": truth[p][j] for p in config.ranked for j in range(k)})
     options = {f: getattr(config, f) for f in ("draws", "tune", "chains", "cores", "sampler")}
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            res = fit(y, k, family=config.family, priors=config.priors,
-                      random_seed=row["fit_seed"], progressbar=False, **options)  # fmt: skip
-        except SamplingError as err:
-            return {**row, "error": str(err), "seconds": time.perf_counter() - start}
+    try:  # warn=False: the verdict is counted from the diagnostics, safe in threads
+        res = fit_components(y, k, family=config.family, priors=config.priors,
+                             random_seed=row["fit_seed"], progressbar=False, warn=False,
+                             **options)  # fmt: skip
+    except SamplingError as err:
+        return {**row, "error": str(err), "seconds": time.perf_counter() - start}
     for p in config.ranked:
         r = ranks(truth[p], thin(res.draws[p], config.n_thin))
         row.update({f"rank_{p}[{j}]": int(r[j]) for j in range(k)})
@@ -229,8 +232,8 @@ def replicate(rep: int, seed: int, config: SBCConfig) -> dict[str, Any]:
         "divergences": diag.divergences,
         "stray_chains": len(diag.stray_chains),
         "converged": diag.converged,
-        "convergence_warnings": sum(issubclass(w.category, ConvergenceWarning) for w in caught),
-        "component_warnings": sum(issubclass(w.category, ComponentWarning) for w in caught),
+        "convergence_warnings": len(diag.problems),
+        "component_warnings": len(diag.component_issues),
         "min_ess_bulk": float(table["ess_bulk"].min()),
         "min_ess_tail": float(table["ess_tail"].min()),
         "max_r_hat": float(table["r_hat"].max()),
@@ -238,7 +241,12 @@ def replicate(rep: int, seed: int, config: SBCConfig) -> dict[str, Any]:
 
 
 def run_sbc(
-    config: SBCConfig, reps: int, seed: int = 0, jobs: int = 1, csv: Path | None = None
+    config: SBCConfig,
+    reps: int,
+    seed: int = 0,
+    jobs: int = 1,
+    csv: Path | None = None,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Run ``reps`` replications of an SBC experiment.
 
@@ -252,9 +260,12 @@ def run_sbc(
         Master seed; replication ``r`` is seeded by ``(seed, r)`` alone, so results do not
         depend on ``jobs``.
     jobs : int, default 1
-        Processes running replications in parallel.
+        Replications run at once. Above 1 they run on dask.distributed (the machinery
+        of :func:`bayesmix.fit_many`), on a ``LocalCluster`` of ``jobs`` threads.
     csv : pathlib.Path, optional
         Where to rewrite the rows done so far after every replication.
+    client : distributed.Client, optional
+        Run the replications on this dask cluster instead (``jobs`` is then ignored).
 
     Returns
     -------
@@ -276,16 +287,18 @@ def run_sbc(
         if csv is not None:
             pd.DataFrame(rows).sort_values("rep").to_csv(csv, index=False)
 
-    if jobs == 1:
+    if jobs == 1 and client is None:
         for rep in range(reps):
             done(replicate(rep, seed, config))
     else:
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads
-        with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-            for fut in as_completed(
-                [pool.submit(replicate, r, seed, config) for r in range(reps)]
-            ):
-                done(fut.result())
+        tasks = {str(r): (replicate, (r, seed, config)) for r in range(reps)}
+        with cluster_client(client, jobs, False, "SBC", progressbar=True) as c:
+            for name, row, error in as_finished(c, tasks, label="sbc"):
+                # a replication that raised (not a sampling error: that is its row) or
+                # lost its worker is recorded as failed, never dropped silently
+                done(row if error is None else
+                     {"rep": int(name), "error": f"{type(error).__name__}: {error}",
+                      "seconds": float("nan")})  # fmt: skip
     return pd.DataFrame(rows).sort_values("rep").reset_index(drop=True)
 
 
@@ -319,7 +332,8 @@ _OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--reps", int, 200, "replications"),
     ("--seed", int, 0, "master seed; replication r is seeded by (seed, r)"),
     ("--out", Path, Path("sbc-out"), "output folder"),
-    ("--jobs", int, 1, "parallel processes, each running whole replications"),
+    ("--jobs", int, 1, "replications at once (above 1: on a dask LocalCluster)"),
+    ("--scheduler", str, "", "address of a dask scheduler to run on instead (tcp://...)"),
     ("--n-obs", int, 100, "observations per simulated data set"),
     ("--draws", int, 500, "draws per chain"),
     ("--tune", int, 500, "tuning steps per chain"),
@@ -349,7 +363,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = "sbc" if a.family == "normal" else f"sbc_{a.family}"
     stem = a.out / (f"{prefix}_k{a.k}" + (f"_shift{a.mu_shift:g}" if a.mu_shift else ""))
     start = time.perf_counter()
-    df = run_sbc(config, a.reps, a.seed, a.jobs, csv=Path(f"{stem}_ranks.csv"))
+    csv = Path(f"{stem}_ranks.csv")
+    if a.scheduler:
+        distributed = distributed_or_error("SBC on a scheduler")
+        with distributed.Client(a.scheduler) as client:
+            df = run_sbc(config, a.reps, a.seed, csv=csv, client=client)
+    else:
+        df = run_sbc(config, a.reps, a.seed, a.jobs, csv=csv)
     seconds = time.perf_counter() - start
     ranked = rank_table(df, config)
     table = uniformity(ranked, config.n_thin, a.bins)
@@ -359,7 +379,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = {
         "command": "python -m bayesmix.validation.sbc "
         + " ".join(sys.argv[1:] if argv is None else argv),
-        "config": {**dataclasses.asdict(config), "jobs": a.jobs, "seed": a.seed},
+        "config": {
+            **dataclasses.asdict(config),
+            "jobs": a.jobs,
+            "seed": a.seed,
+            "scheduler": a.scheduler,
+        },
         "wall_seconds": seconds,
         **summarise(df, config),
         "all_passed": bool(table["passed"].all()),
