@@ -27,6 +27,8 @@ from bayesmix.families import Family, get_family
 from bayesmix.posterior.density import Draws, pointwise_log_lik
 
 __all__ = [
+    "ESS_MIN",
+    "EXTENSION_ATTR",
     "ComponentWarning",
     "ConvergenceWarning",
     "Diagnostics",
@@ -43,6 +45,9 @@ ESS_MIN = 400
 #: deviations from the median chain is "in a different mode". Within one mode, chain means
 #: differ by Monte Carlo error, a small fraction of a standard deviation.
 MODE_GAP_SD = 3.0
+#: Tree attribute where a fit records its extension to the ESS target (JSON; written by
+#: :mod:`bayesmix.sampling.extend`, read here to name the remedy still open).
+EXTENSION_ATTR = "bayesmix_extension"
 #: Data quantiles where the predictive density is checked (a label-invariant quantity).
 GRID_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 #: A component expected to hold fewer observations than this is "empty".
@@ -90,6 +95,9 @@ class Diagnostics:
     effective_components : float
         Posterior mean of ``1 / sum_k w_k^2``: K for equal weights, near 1 when one
         component dominates.
+    failed : tuple of str
+        The kinds of check that failed, in the order of ``problems``: among
+        ``"stray_chains"``, ``"r_hat"``, ``"rank"``, ``"ess"``, ``"divergences"``.
     """
 
     table: pd.DataFrame
@@ -99,11 +107,29 @@ class Diagnostics:
     problems: tuple[str, ...]
     component_issues: tuple[str, ...] = ()
     effective_components: float = float("nan")
+    failed: tuple[str, ...] = ()
 
     @property
     def converged(self) -> bool:
         """True when every check passed."""
         return not self.problems
+
+    @property
+    def only_ess_short(self) -> bool:
+        """True when the ESS check is the only one that failed: more draws would fix it.
+
+        The chains agree (r_hat, ranks, no stray chain) and the sampler saw the whole
+        posterior (no divergence); they are only too short for reliable intervals.
+        """
+        return self.failed == ("ess",)
+
+    @property
+    def min_ess(self) -> float:
+        """The smallest bulk or tail ESS over every checked quantity."""
+        values = np.fmin(
+            self.table["ess_bulk"].to_numpy(float), self.table["ess_tail"].to_numpy(float)
+        )
+        return float(np.nanmin(values)) if np.isfinite(values).any() else float("nan")
 
     def __repr__(self) -> str:
         verdict = "all checks passed" if self.converged else f"{len(self.problems)} problem(s)"
@@ -265,16 +291,35 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
         divergences = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
     stray = _stray_chains(values)
-    problems = _problems(table, divergences, n_samples, stray)
+    extension = json.loads(idata.attrs.get(EXTENSION_ATTR, "null"))
+    failed, problems = _problems(table, divergences, n_samples, stray, extension)
     issues, effective = _component_issues(draws, y)
-    return Diagnostics(table, divergences, n_samples, stray, problems, issues, effective)
+    return Diagnostics(table, divergences, n_samples, stray, problems, issues, effective, failed)
+
+
+def _ess_remedy(extension: dict[str, Any] | None, n_samples: int) -> str:
+    """Return the remedy for a short ESS, given the extension that already ran (if any)."""
+    if not extension or not extension.get("rounds"):
+        return "increase draws (e.g. draws=2000) or chains"
+    stopped = extension.get("stopped", "")
+    return (
+        f"sampling was already extended to {n_samples} draws ({stopped}); raise "
+        f"max_draws (e.g. max_draws={2 * n_samples}) or draws, or check the priors: "
+        "this posterior mixes slowly"
+    )
 
 
 def _problems(
-    table: pd.DataFrame, divergences: int, n_samples: int, stray: tuple[int, ...]
-) -> tuple[str, ...]:
-    out = []
+    table: pd.DataFrame,
+    divergences: int,
+    n_samples: int,
+    stray: tuple[int, ...],
+    extension: dict[str, Any] | None = None,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the kinds of failed check and one message per failure, with its remedy."""
+    kinds, out = [], []
     if stray:
+        kinds.append("stray_chains")
         out.append(
             f"chain(s) {list(stray)} settled in a different mode from the others (their "
             "component means disagree); the posterior is multimodal or the model has too "
@@ -286,6 +331,7 @@ def _problems(
     bad_r = r_hat > R_HAT_MAX  # NaN (too few draws) is not a failure here
     if bad_r.any():
         worst = int(np.argmax(np.where(bad_r, r_hat, -np.inf)))
+        kinds.append("r_hat")
         out.append(
             f"r_hat > {R_HAT_MAX} for {list(names[bad_r])} (worst: {names[worst]} = "
             f"{r_hat[worst]:.3f}): chains disagree; run longer (e.g. "
@@ -296,6 +342,7 @@ def _problems(
     bad_rank = rank_p < level
     if bad_rank.any():
         worst = int(np.nanargmin(rank_p))
+        kinds.append("rank")
         out.append(
             f"the chains' rank distributions differ for {list(names[bad_rank])} (worst: "
             f"{names[worst]}, {p_text(rank_p[worst])} < {level:.2g}, the rank test at "
@@ -306,19 +353,21 @@ def _problems(
     bad_e = ess_min < ESS_MIN
     if bad_e.any():
         worst = int(np.argmin(np.where(bad_e, ess_min, np.inf)))
+        kinds.append("ess")
         out.append(
             f"effective sample size < {ESS_MIN} for {list(names[bad_e])} (worst: "
             f"{names[worst]} = {ess_min[worst]:.0f}): too few independent draws for reliable "
-            "intervals; increase draws (e.g. draws=2000) or chains"
+            f"intervals; {_ess_remedy(extension, n_samples)}"
         )
     if divergences:
+        kinds.append("divergences")
         out.append(
             f"{divergences} divergent transition(s) in {n_samples} draws: the sampler "
             "missed part of the posterior; raise target_accept (e.g. target_accept=0.99), "
             "and if they persist a component is collapsing onto few points: use fewer "
             "components or a stronger prior on sigma"
         )
-    return tuple(out)
+    return tuple(kinds), tuple(out)
 
 
 def warn_if_not_converged(diagnostics: Diagnostics, stacklevel: int = 3) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayesmix.data.provenance import data_fingerprint, package_versions
-from bayesmix.diagnostics.checks import ESS_MIN, R_HAT_MAX
+from bayesmix.diagnostics.checks import ESS_MIN, EXTENSION_ATTR, R_HAT_MAX
 from bayesmix.diagnostics.ranks import RANK_ALPHA, RANK_MAX_DRAWS
 from bayesmix.model.spec import Priors
 from bayesmix.report import render as r
@@ -206,8 +206,27 @@ def _diagnostics(result: Fitted) -> tuple[r.Section, list[r.Alert]]:
         f"\N{SUPERSCRIPT TWO}): {k_eff}. Per quantity (label-invariant quantities mean "
         "the same whatever the order of the components):"
     )
-    blocks: tuple[r.Block, ...] = (verdict, checks, *alerts[1:], note, per_table)
+    extended = _extension_text(result)
+    blocks: tuple[r.Block, ...] = (verdict, *extended, checks, *alerts[1:], note, per_table)
     return r.Section("diagnostics", "Convergence diagnostics", blocks), alerts
+
+
+def _extension_text(result: Fitted) -> tuple[r.Text, ...]:
+    """Say how sampling was extended to the ESS target, if it was."""
+    ext = json.loads(result.idata.attrs.get(EXTENSION_ATTR, "null"))
+    if not ext:
+        return ()
+    rounds = ext["rounds"]
+    return (
+        r.Text(
+            f"Sampling was extended to the ESS target {ext['ess_target']:g}: the smallest "
+            f"bulk or tail ESS was {rounds[0]['min_ess_before']:.0f} with "
+            f"{ext['draws_asked']} draws per chain, so the chains were continued to "
+            f"{ext['draws_reached']} draws ({len(rounds)} round(s); the same seed, so the "
+            f"first draws are the original ones), reaching {ext['min_ess_after']:.0f} "
+            f"({ext['stopped']}; budget {ext['max_draws']} draws over all chains)."
+        ),
+    )
 
 
 def _components_section(result: Fitted) -> r.Section:

@@ -74,14 +74,20 @@ def compare(
     log-likelihood. Observations with Pareto k > 0.7 are retried by moment matching
     (:func:`arviz_stats.loo_moment_match` on the fit's PyMC model).
 
-    **Selection rule.** The reference is the converged fit with the highest ELPD. The
-    selected fit is the simplest converged one (fewest free parameters, the table's
-    ``n_parameters``; within one family, the smallest K) whose ELPD is within one
-    standard error of the difference of the reference's: ``elpd_diff >= -dse``. A
-    component, or a family's extra parameter, is only added if it clearly improves
-    predictions. Unconverged fits are flagged in the table and never selected; if no fit
-    converged, the rule is applied to all fits and the choice is flagged as unreliable
-    (a warning and the repr say so).
+    **Selection rule.** Every fit first samples to the ESS target (``ess_target``,
+    default 400: a fit that only needs more draws gets them, up to ``max_draws``; see
+    :func:`bayesmix.fit`). The *eligible* fits are the converged ones and those whose
+    only failed check is still ESS after that extension (flagged in the table and by a
+    warning: their intervals are less precise, their ELPD is still an estimate of the
+    same thing). A fit whose chains disagree (r_hat, rank test, chains in different
+    modes) or that diverged is never eligible. The reference is the eligible fit with
+    the highest ELPD. The selected fit is the simplest eligible one (fewest free
+    parameters, the table's ``n_parameters``; within one family, the smallest K) whose
+    ELPD is within one standard error of the difference of the reference's:
+    ``elpd_diff >= -dse``. A component, or a family's extra parameter, is only added
+    if it clearly improves predictions. If no fit is eligible, the rule is applied to
+    all fits and the choice is flagged as unreliable (a warning and the repr say so).
+    The cases, with examples, are in ``docs/choosing_k.md``.
 
     Parameters
     ----------

@@ -29,6 +29,9 @@ def fit(
     sampler: Sampler = "auto",
     progressbar: bool = True,
     rerun_stray: bool = True,
+    ess_target: float | None = 400,
+    max_draws: int | None = None,
+    max_time: float | None = None,
     **sample_kwargs: Any,
 ) -> MixtureResult:
     """Fit a Bayesian finite mixture by NUTS.
@@ -70,6 +73,22 @@ def fit(
         the others' consensus and with a new seed (recorded in
         ``res.idata.attrs["bayesmix_reruns"]``; see :mod:`bayesmix.sampling.stray`). A chain that
         strays again is reported by a :class:`ConvergenceWarning`.
+    ess_target : float or None, default 400
+        Sample until every quantity's bulk and tail ESS reach this. A fit whose chains
+        agree (r_hat, rank test, no stray chain) and saw no divergence, but whose ESS
+        falls short, gets more chains (``draws`` each, new seeds derived from
+        ``random_seed``, started in the main mode) appended until the target is met or
+        the budget runs out; recorded in ``res.idata.attrs["bayesmix_extension"]`` and
+        the report (see :mod:`bayesmix.sampling.extend`). A fit failing any other check
+        is not extended. None turns this off. The convergence check itself asks for
+        400 whatever the target.
+    max_draws : int, optional
+        Budget of the extension: post-tuning draws over all chains (default: four times
+        ``draws * chains``).
+    max_time : float, optional
+        Stop extending after this many seconds (no further round starts). A time budget
+        makes the result depend on the machine's speed: prefer ``max_draws`` for
+        reproducible fits.
     **sample_kwargs
         Passed on to :func:`pymc.sample` (e.g. ``nuts_sampler_kwargs``).
 
@@ -106,10 +125,12 @@ def fit(
         return compare(
             y, candidates, family=family, priors=priors, draws=draws, tune=tune, chains=chains,
             cores=cores, target_accept=target_accept, random_seed=random_seed,
-            sampler=sampler, progressbar=progressbar, **sample_kwargs,
+            sampler=sampler, progressbar=progressbar, ess_target=ess_target,
+            max_draws=max_draws, max_time=max_time, **sample_kwargs,
         ).best  # fmt: skip
     return fit_components(
         y, n_components, family=family, priors=priors, draws=draws, tune=tune,
         chains=chains, cores=cores, target_accept=target_accept, random_seed=random_seed,
-        sampler=sampler, progressbar=progressbar, rerun_stray=rerun_stray, **sample_kwargs,
+        sampler=sampler, progressbar=progressbar, rerun_stray=rerun_stray,
+        ess_target=ess_target, max_draws=max_draws, max_time=max_time, **sample_kwargs,
     )  # fmt: skip

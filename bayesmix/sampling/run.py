@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 
 from bayesmix.data import check_n_components
+from bayesmix.diagnostics.checks import ESS_MIN
 from bayesmix.model import FamilyName, MixtureSpec, Priors
 from bayesmix.result import MixtureResult
+from bayesmix.sampling.extend import check_budget, default_max_draws, extend_to_target
 from bayesmix.sampling.nuts import attach_log_likelihood, sample
 from bayesmix.sampling.settings import Sampler, SamplerSettings, random_seed_of, resolve_sampler
 from bayesmix.sampling.stray import consensus_start, record_rerun, splice_chains
@@ -32,6 +34,9 @@ def fit_components(
     sampler: Sampler = "auto",
     progressbar: bool = True,
     rerun_stray: bool = True,
+    ess_target: float | None = ESS_MIN,
+    max_draws: int | None = None,
+    max_time: float | None = None,
     warn: bool = True,
     **sample_kwargs: Any,
 ) -> MixtureResult:
@@ -43,6 +48,7 @@ def fit_components(
     in a worker thread cannot catch warnings: ``warnings.catch_warnings`` is global).
     """
     k = check_n_components(n_components, y.size)
+    check_budget(ess_target, max_draws, max_time)
     spec = MixtureSpec.from_data(y, k, priors, family)
     settings = SamplerSettings(
         draws=draws,
@@ -53,6 +59,32 @@ def fit_components(
         sampler=resolve_sampler(sampler),
         cores=cores,
     )
+    result = _sample_checked(y, spec, settings, rerun_stray, progressbar, sample_kwargs)
+    if ess_target is not None:
+        result = extend_to_target(
+            result,
+            lambda draws: _sample_checked(
+                y, spec, replace(settings, draws=draws), rerun_stray, progressbar, sample_kwargs
+            ),
+            settings,
+            ess_target,
+            default_max_draws(settings) if max_draws is None else max_draws,
+            max_time,
+        )
+    if warn:
+        result.check_convergence(stacklevel=3)
+    return result
+
+
+def _sample_checked(
+    y: np.ndarray,
+    spec: MixtureSpec,
+    settings: SamplerSettings,
+    rerun_stray: bool,
+    progressbar: bool,
+    sample_kwargs: dict[str, Any],
+) -> MixtureResult:
+    """Sample the standard model of ``spec``; rerun stray chains if asked (see stray)."""
     # model None: the standard model of spec, which nutpie compiles once per structure;
     # res.model builds it for this data on first access
     idata = sample(None, y, spec, settings, progressbar=progressbar, **sample_kwargs)
@@ -60,8 +92,6 @@ def fit_components(
     stray = result.diagnostics.stray_chains
     if rerun_stray and stray and len(stray) < settings.chains:
         result = _rerun_stray(result, y, spec, settings, stray, progressbar, sample_kwargs)
-    if warn:
-        result.check_convergence(stacklevel=3)
     return result
 
 

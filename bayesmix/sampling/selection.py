@@ -22,7 +22,7 @@ import xarray as xr
 from arviz_stats import compare as az_compare
 from arviz_stats import loo, loo_moment_match
 
-from bayesmix.diagnostics.checks import ComponentWarning, ConvergenceWarning
+from bayesmix.diagnostics.checks import EXTENSION_ATTR, ComponentWarning, ConvergenceWarning
 from bayesmix.families import FAMILIES
 from bayesmix.model.build import build_model
 from bayesmix.posterior.blockloo import block_loo
@@ -135,6 +135,9 @@ def _problems(key: FitKey, result: MixtureResult, n_high: int | None, notes: lis
         (diag.problems, ConvergenceWarning, "did not converge, so it is never selected"),
         (diag.component_issues, ComponentWarning, "has empty or collapsed components"),
     )
+    if diag.only_ess_short:  # eligible, flagged (compare's rule)
+        kinds = ((diag.problems, ConvergenceWarning,
+                  "is short of ESS only, so it stays eligible, flagged"), kinds[1])  # fmt: skip
     for found, category, what in kinds:
         if found:
             notes = [*notes, f"{category.__name__}: {len(found)} (see .fits[{key!r}].diagnostics)"]
@@ -155,6 +158,11 @@ def _problems(key: FitKey, result: MixtureResult, n_high: int | None, notes: lis
     return "; ".join(notes)
 
 
+def _eligible(result: MixtureResult) -> bool:
+    """Return True for a fit ``compare`` may select: converged, or short of ESS only."""
+    return result.converged or result.diagnostics.only_ess_short
+
+
 def _select(table: pd.DataFrame) -> Any:
     """Return the simplest eligible fit with ``elpd_diff >= -dse`` (``compare``'s rule).
 
@@ -162,7 +170,7 @@ def _select(table: pd.DataFrame) -> Any:
     one family that is the smallest K.
     """
     scored = table[table["elpd_diff"].notna()]
-    pool = scored[scored["converged"]] if scored["converged"].any() else scored
+    pool = scored[scored["eligible"]] if scored["eligible"].any() else scored
     eligible = pool[pool["elpd_diff"] >= -pool["dse"]]
     label = eligible.index[int(np.argmin(eligible["n_parameters"].to_numpy()))]
     # pandas hands back NumPy scalars; keys are Python ints (and (str, int) pairs)
@@ -181,12 +189,15 @@ class Comparison:
     ----------
     table : pandas.DataFrame
         One row per fit (index ``n_components``, or ``family`` and ``n_components``):
-        ``elpd_loo`` and its ``se``; ``elpd_diff`` from the best converged fit and its
+        ``elpd_loo`` and its ``se``; ``elpd_diff`` from the best eligible fit and its
         standard error ``dse``; ``p_loo``; ``n_parameters`` (free parameters);
-        ``weight`` (stacking weight among the converged fits, NaN for the others);
+        ``weight`` (stacking weight among the eligible fits, NaN for the others);
         ``n_high_pareto_k`` (observations with Pareto k > 0.7 after moment matching);
-        ``converged``; ``problems`` (notes, "" if none). A fit PSIS-LOO could not score
-        has NaN numbers.
+        ``converged``; ``eligible`` (converged, or failing only the ESS check after
+        its extension: see :func:`bayesmix.compare`); ``draws`` (per chain, after any
+        extension) and ``extended`` (whether sampling was extended to the ESS target,
+        :mod:`bayesmix.sampling.extend`); ``problems`` (notes, "" if none). A fit
+        PSIS-LOO could not score has NaN numbers.
     best_key : int or (str, int)
         The selected fit's key (see :func:`bayesmix.compare` for the rule).
     fits : mapping of key to MixtureResult
@@ -253,7 +264,7 @@ class Comparison:
             raise ValueError(
                 f"no fit could be scored ({first[1][0]}); refit with more tuning and draws"
             )
-        pool = [key for key in elpd if fits[key].converged] or list(elpd)
+        pool = [key for key in elpd if _eligible(fits[key])] or list(elpd)
         reference = max(pool, key=lambda key: elpd[key].elpd)
         # ArviZ keys models by name: give each fit its position in the table
         names = {key: f"fit{i}" for i, key in enumerate(fits)}
@@ -274,6 +285,9 @@ class Comparison:
                     "weight": weights.get(names[key], nan),
                     "n_high_pareto_k": _n_high(e),
                     "converged": res.converged,
+                    "eligible": _eligible(res),
+                    "draws": int(res.idata["posterior"].sizes["draw"]),
+                    "extended": EXTENSION_ATTR in res.idata.attrs,
                     "problems": _problems(key, res, _n_high(e), notes),
                 }
             )
@@ -285,7 +299,7 @@ class Comparison:
         table = pd.DataFrame(rows, index=index)
         table["n_high_pareto_k"] = table["n_high_pareto_k"].astype("Int64")
         best_key = _select(table)
-        if not table.loc[best_key, "converged"]:
+        if not table.loc[best_key, "eligible"]:
             warnings.warn(
                 f"no fit converged ({_candidates(fits)}); the selected {_label(best_key)} "
                 "was chosen among unconverged fits and is unreliable: refit with more "
@@ -349,7 +363,8 @@ class Comparison:
         return self.table
 
     def __repr__(self) -> str:
-        ok = self.table.loc[self.best_key, "converged"]
+        converged = bool(self.table.loc[self.best_key, "converged"])
+        eligible = bool(self.table.loc[self.best_key, "eligible"])
         families = self.families
         if len(families) == 1:
             what, chosen = "", f"K={self.best_k}, the smallest K"
@@ -357,7 +372,12 @@ class Comparison:
             what = f" across {', '.join(families)}"
             chosen = f"{self.best_family} K={self.best_k}, the simplest fit"
         ks = sorted({res.n_components for res in self.fits.values()})
-        verdict = "converged fit>" if ok else "fit (UNRELIABLE: no fit converged)>"
+        if converged:
+            verdict = "converged fit>"
+        elif eligible:
+            verdict = "fit, short of ESS only after extension (flagged)>"
+        else:
+            verdict = "fit (UNRELIABLE: no fit converged)>"
         head = (
             f"<Comparison of K in {ks}{what} by PSIS-LOO: selected {chosen} within one "
             f"dse of the best {verdict}"
