@@ -159,26 +159,26 @@ def test_moment_matching_lowers_pareto_k() -> None:
 
 
 # -- no NUTS ------------------------------------------------------------------------------
-def rule_table(elpd_diff: list[float], dse: list[float], converged: list[bool]) -> pd.DataFrame:
+def rule_table(elpd_diff: list[float], dse: list[float], eligible: list[bool]) -> pd.DataFrame:
     index = pd.Index(range(1, len(elpd_diff) + 1), name="n_components")
     n_parameters = [3 * k - 1 for k in index]  # normal components
-    frame = {"elpd_diff": elpd_diff, "dse": dse, "converged": converged}
+    frame = {"elpd_diff": elpd_diff, "dse": dse, "eligible": eligible}
     return pd.DataFrame({**frame, "n_parameters": n_parameters}, index)
 
 
 @pytest.mark.parametrize(
-    ("elpd_diff", "dse", "converged", "expected"),
+    ("elpd_diff", "dse", "eligible", "expected"),
     [
         ([-50.0, -1.0, 0.0, -0.5], [8.0, 2.0, 0.0, 1.0], [True] * 4, 2),  # within one dse
         ([-50.0, -3.0, 0.0, -0.5], [8.0, 2.0, 0.0, 1.0], [True] * 4, 3),  # clearly worse
         ([-50.0, -1.0, 0.0, 4.0], [8.0, 2.0, 0.0, 1.0], [True, False, True, False], 3),
-        ([-50.0, -1.0, 0.0], [8.0, 2.0, 0.0], [False] * 3, 2),  # none converged: all
+        ([-50.0, -1.0, 0.0], [8.0, 2.0, 0.0], [False] * 3, 2),  # none eligible: all
     ],
 )
 def test_selection_rule(
-    elpd_diff: list[float], dse: list[float], converged: list[bool], expected: int
+    elpd_diff: list[float], dse: list[float], eligible: list[bool], expected: int
 ) -> None:
-    assert _select(rule_table(elpd_diff, dse, converged)) == expected
+    assert _select(rule_table(elpd_diff, dse, eligible)) == expected
 
 
 @pytest.mark.parametrize(
@@ -192,7 +192,7 @@ def test_selection_rule(
 def test_selection_rule_across_families(elpd_diff: list[float], expected: Any) -> None:
     keys = [("normal", 2), ("normal", 3), ("student_t", 2)]
     index = pd.MultiIndex.from_tuples(keys, names=["family", "n_components"])
-    frame = {"elpd_diff": elpd_diff, "dse": [2.0, 0.0, 2.0], "converged": [True] * 3}
+    frame = {"elpd_diff": elpd_diff, "dse": [2.0, 0.0, 2.0], "eligible": [True] * 3}
     table = pd.DataFrame({**frame, "n_parameters": [5, 8, 7]}, index)
     assert _select(table) == expected
 

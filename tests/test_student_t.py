@@ -100,12 +100,12 @@ def test_compare_across_families_selects_student_t(
         "n_components",
     ]
     assert t["n_parameters"].tolist() == [5, 7]
-    # nu = 4 tails: two normal components mix badly on them (r_hat, ESS) and predict
-    # clearly worse; the fit is flagged, warned about with its label, and not selected
+    # nu = 4 tails: two normal components mix slowly on them (short of ESS at 1000
+    # draws, so their chains are continued to the target) and predict clearly worse
     normal = t.loc[("normal", 2)]
     assert normal["elpd_diff"] < -2 * normal["dse"], t
-    assert not normal["converged"] and t.loc[("student_t", 2), "converged"]
-    assert [m for m in messages if m.startswith("normal K=2: the fit did not converge")]
+    assert normal["extended"] and normal["draws"] > 1000 and normal["converged"], t
+    assert t.loc[("student_t", 2), "converged"]
     assert (cmp.best_family, cmp.best_k) == ("student_t", 2)
     assert cmp.best is cmp.fits[("student_t", 2)]
     # the same seed and options as bm.fit: the same draws as the module's fit

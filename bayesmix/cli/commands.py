@@ -88,6 +88,8 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         "random_seed": args.seed,
         "sampler": args.sampler,
         "progressbar": _progressbar(args),
+        "ess_target": args.ess_target or None,
+        "max_draws": args.max_draws,
     }
 
 
@@ -262,6 +264,14 @@ def _sampler_options() -> _Parser:
     p.add_argument("--chains", type=int, default=4, help="number of chains (default 4)")
     p.add_argument("--target-accept", type=float, default=0.9, help="NUTS target (default 0.9)")
     p.add_argument("--sampler", choices=SAMPLERS, default="auto", help="NUTS implementation")
+    p.add_argument(
+        "--ess-target", type=float, default=400,
+        help="continue the chains until every ESS reaches this (default 400; 0: off)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-draws", type=int, default=None,
+        help="budget of that extension, draws over all chains (default 4 x draws x chains)",
+    )  # fmt: skip
     p.add_argument(
         "--progressbar",
         action=argparse.BooleanOptionalAction,

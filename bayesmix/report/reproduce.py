@@ -7,7 +7,6 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 from bayesmix.data.provenance import data_fingerprint
-from bayesmix.diagnostics.checks import EXTENSION_ATTR
 
 if TYPE_CHECKING:
     from bayesmix.posterior.fitted import Fitted
@@ -53,9 +52,9 @@ def reproduce_code(result: Fitted) -> str:
     keys = ("draws", "tune", "chains", "cores", "target_accept", "random_seed", "sampler")
     s = result.sampler_settings
     args += [f"{k}={_py(s[k])}" for k in keys if s.get(k) is not None]
-    if EXTENSION_ATTR in result.idata.attrs:
-        # draws are those the extension reached: the same fit, with nothing to extend
-        args.append("ess_target=None")
+    # draws are the final ones (those an extension reached, if any): the same fit is
+    # that many draws with no extension, whatever ess_target the fit was made with
+    args.append("ess_target=None")
     call = "".join(f"        {a},\n" for a in args)
     return f"""import hashlib
 

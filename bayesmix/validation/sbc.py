@@ -87,6 +87,10 @@ class SBCConfig:
         Cores per fit. 1 runs chains in sequence: parallelise replications instead.
     family : {"normal", "student_t"}, default "normal"
         Component family of the simulation and the fit.
+    ess_target : float or None, default None
+        Passed to the fit: None (the default here) samples exactly ``draws`` per chain,
+        as the calibration runs in docs/validation.md did; a number lets each fit
+        continue its chains to that ESS, as ``bm.fit`` does by default.
     """
 
     n_components: int = 2
@@ -100,6 +104,7 @@ class SBCConfig:
     sampler: Sampler = "auto"
     cores: int | None = 1
     family: FamilyName = "normal"
+    ess_target: float | None = None
 
     def __post_init__(self) -> None:
         if self.n_components < 2:
@@ -212,7 +217,8 @@ def replicate(rep: int, seed: int, config: SBCConfig) -> dict[str, Any]:
     ))  # fmt: skip
     row: dict[str, Any] = {"rep": rep, "fit_seed": int(fit_seq.generate_state(1)[0])}
     row.update({f"true_{p}[{j}]": truth[p][j] for p in config.ranked for j in range(k)})
-    options = {f: getattr(config, f) for f in ("draws", "tune", "chains", "cores", "sampler")}
+    fields = ("draws", "tune", "chains", "cores", "sampler", "ess_target")
+    options = {f: getattr(config, f) for f in fields}
     start = time.perf_counter()
     try:  # warn=False: the verdict is counted from the diagnostics, safe in threads
         res = fit_components(y, k, family=config.family, priors=config.priors,
@@ -343,6 +349,7 @@ _OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--sampler", str, "auto", "sampler passed to bm.fit"),
     ("--mu-shift", float, 0.0, "simulate with mu_loc shifted by this (miscalibration)"),
     ("--family", str, "normal", "component family (normal or student_t)"),
+    ("--ess-target", float, 0.0, "continue each fit's chains to this ESS (0: off)"),
 )
 
 
@@ -358,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = ap.parse_args(argv)
     sim = dataclasses.replace(DEFAULT_PRIORS, mu_loc=0.0 + a.mu_shift) if a.mu_shift else None
     config = SBCConfig(a.k, a.n_obs, DEFAULT_PRIORS, sim, a.draws, a.tune, a.chains, a.n_thin,
-                       a.sampler, family=a.family)  # fmt: skip
+                       a.sampler, family=a.family, ess_target=a.ess_target or None)  # fmt: skip
     a.out.mkdir(parents=True, exist_ok=True)
     prefix = "sbc" if a.family == "normal" else f"sbc_{a.family}"
     stem = a.out / (f"{prefix}_k{a.k}" + (f"_shift{a.mu_shift:g}" if a.mu_shift else ""))
