@@ -86,8 +86,9 @@ class Diagnostics:
     n_samples : int
         Number of post-tuning draws over all chains.
     stray_chains : tuple of int
-        Chains that settled in a different mode: their mean of some checked quantity
-        lies more than ``MODE_GAP_SD`` within-chain sds from the median chain's.
+        Chains outside the largest group of chains that agree (their means of every
+        checked quantity within ``MODE_GAP_SD`` within-chain sds of each other): those
+        in a different mode. Every chain when the chains split into equal groups.
     problems : tuple of str
         One message per failed convergence check, each with a remedy.
     component_issues : tuple of str
@@ -217,18 +218,48 @@ def _table(names: list[str], values: np.ndarray, invariant: list[str]) -> pd.Dat
     return table
 
 
-def _stray_chains(values: np.ndarray) -> tuple[int, ...]:
-    """Chains whose mean of some quantity is far, in within-chain sds, from the others'.
+def _chain_groups(values: np.ndarray) -> list[list[int]]:
+    """Chains grouped by the mode they settled in, largest group first.
 
-    ``values`` has shape (quantity, chain, draw).
+    Two chains are in one mode when, for every quantity, their means differ by at most
+    ``MODE_GAP_SD`` pooled within-chain sds; groups are the connected sets of that
+    relation. ``values`` has shape (quantity, chain, draw).
     """
-    if values.shape[1] < 2:
-        return ()
+    n_chains = values.shape[1]
     chain_mean = values.mean(axis=2)
     within_sd = np.sqrt(values.var(axis=2).mean(axis=1))
     within_sd = np.where(within_sd > 0, within_sd, np.inf)
-    gap = np.abs(chain_mean - np.median(chain_mean, axis=1, keepdims=True)) / within_sd[:, None]
-    return tuple(int(c) for c in np.flatnonzero((gap > MODE_GAP_SD).any(axis=0)))
+    scaled = chain_mean / within_sd[:, None]
+    gap = np.abs(scaled[:, :, None] - scaled[:, None, :]).max(axis=0)
+    agree = gap <= MODE_GAP_SD
+    groups, seen = [], set()
+    for first in range(n_chains):
+        if first in seen:
+            continue
+        group, todo = {first}, [first]
+        while todo:
+            c = todo.pop()
+            for d in np.flatnonzero(agree[c]):
+                if int(d) not in group:
+                    group.add(int(d))
+                    todo.append(int(d))
+        seen |= group
+        groups.append(sorted(group))
+    return sorted(groups, key=lambda g: (-len(g), g[0]))
+
+
+def _stray_chains(groups: list[list[int]]) -> tuple[int, ...]:
+    """Chains outside the one largest group; every chain if no group is the largest.
+
+    Without a single largest group there is no telling which mode is the main one, so
+    no chain may be rerun from the others' consensus (that could pull every chain into
+    a minor mode).
+    """
+    if len(groups) < 2:
+        return ()
+    if len(groups[0]) == len(groups[1]):
+        return tuple(sorted(c for g in groups for c in g))
+    return tuple(sorted(c for g in groups[1:] for c in g))
 
 
 def _component_issues(
@@ -290,9 +321,10 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
         divergences = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
-    stray = _stray_chains(values)
+    groups = _chain_groups(values) if values.shape[1] > 1 else []
+    stray = _stray_chains(groups)
     extension = json.loads(idata.attrs.get(EXTENSION_ATTR, "null"))
-    failed, problems = _problems(table, divergences, n_samples, stray, extension)
+    failed, problems = _problems(table, divergences, n_samples, stray, extension, groups)
     issues, effective = _component_issues(draws, y)
     return Diagnostics(table, divergences, n_samples, stray, problems, issues, effective, failed)
 
@@ -315,13 +347,23 @@ def _problems(
     n_samples: int,
     stray: tuple[int, ...],
     extension: dict[str, Any] | None = None,
+    groups: list[list[int]] | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Return the kinds of failed check and one message per failure, with its remedy."""
     kinds, out = [], []
     if stray:
         kinds.append("stray_chains")
+        groups = groups or [list(stray)]
+        if len(groups) > 1 and len(groups[0]) == len(groups[1]):
+            parts = [str(g) for g in groups]
+            where = (
+                f"the chains split into groups {', '.join(parts[:-1])} and {parts[-1]} that "
+                "settled in different modes, none of them a majority"
+            )
+        else:
+            where = f"chain(s) {list(stray)} settled in a different mode from the others"
         out.append(
-            f"chain(s) {list(stray)} settled in a different mode from the others (their "
+            f"{where} (their "
             "component means disagree); the posterior is multimodal or the model has too "
             "many components: compare fits with fewer components, or rerun with more "
             "tuning (e.g. tune=2000) and keep the result only if all chains agree"
