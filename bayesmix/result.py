@@ -23,6 +23,7 @@ from bayesmix.io import save as save_fit
 from bayesmix.model import MixtureSpec, build_model
 from bayesmix.posterior import density as dens
 from bayesmix.posterior import membership
+from bayesmix.posterior.modes import modes_table
 from bayesmix.report import plots, write_report
 from bayesmix.report.components import ComponentsTable, components_table
 from bayesmix.report.tables import density_frame, membership_frame
@@ -181,6 +182,11 @@ class MixtureResult:
     def diagnostics(self) -> Diagnostics:
         """Convergence diagnostics: r_hat, ESS, divergences, chains in different modes."""
         return diagnose(self.idata)
+
+    @property
+    def modes(self) -> pd.DataFrame | None:
+        """Modes found by ``fit(..., explore=True)`` with their posterior mass (else None)."""
+        return modes_table(self.idata)
 
     @property
     def converged(self) -> bool:

@@ -25,6 +25,7 @@ from bayesmix.diagnostics.mcmcstats import convergence, tail_prob
 from bayesmix.diagnostics.ranks import RANK_ALPHA, p_text, panel_alpha, rank_p_values
 from bayesmix.families import Family, get_family
 from bayesmix.posterior.density import Draws, pointwise_log_lik
+from bayesmix.posterior.modes import MODES_ATTR
 
 __all__ = [
     "ESS_MIN",
@@ -32,6 +33,7 @@ __all__ = [
     "ComponentWarning",
     "ConvergenceWarning",
     "Diagnostics",
+    "chain_groups",
     "diagnose",
     "warn_if_not_converged",
 ]
@@ -48,6 +50,9 @@ MODE_GAP_SD = 3.0
 #: Tree attribute where a fit records its extension to the ESS target (JSON; written by
 #: :mod:`bayesmix.sampling.extend`, read here to name the remedy still open).
 EXTENSION_ATTR = "bayesmix_extension"
+#: Other modes may hold at most this share of the posterior mass before the fit, which
+#: samples one mode, is reported as not describing the posterior.
+MINOR_MASS_MAX = 0.05
 #: Data quantiles where the predictive density is checked (a label-invariant quantity).
 GRID_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 #: A component expected to hold fewer observations than this is "empty".
@@ -98,7 +103,9 @@ class Diagnostics:
         component dominates.
     failed : tuple of str
         The kinds of check that failed, in the order of ``problems``: among
-        ``"stray_chains"``, ``"r_hat"``, ``"rank"``, ``"ess"``, ``"divergences"``.
+        ``"stray_chains"``, ``"r_hat"``, ``"rank"``, ``"ess"``, ``"divergences"`` and
+        ``"modes"`` (exploration found other modes holding more than
+        ``MINOR_MASS_MAX`` of the mass).
     """
 
     table: pd.DataFrame
@@ -218,7 +225,7 @@ def _table(names: list[str], values: np.ndarray, invariant: list[str]) -> pd.Dat
     return table
 
 
-def _chain_groups(values: np.ndarray) -> list[list[int]]:
+def chain_groups(values: np.ndarray) -> list[list[int]]:
     """Chains grouped by the mode they settled in, largest group first.
 
     Two chains are in one mode when, for every quantity, their means differ by at most
@@ -321,12 +328,28 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
         divergences = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
-    groups = _chain_groups(values) if values.shape[1] > 1 else []
+    groups = chain_groups(values) if values.shape[1] > 1 else []
     stray = _stray_chains(groups)
     extension = json.loads(idata.attrs.get(EXTENSION_ATTR, "null"))
     failed, problems = _problems(table, divergences, n_samples, stray, extension, groups)
+    modes = json.loads(idata.attrs.get(MODES_ATTR, "null"))
+    elsewhere = _mass_elsewhere(modes)
+    if elsewhere > MINOR_MASS_MAX:
+        failed += ("modes",)
+        problems += (
+            f"explore=True found other modes holding {elsewhere:.0%} of the posterior mass "
+            "(res.modes); the fit samples one mode, so its summaries describe only that "
+            "one: compare fits with other K or families, or report the modes",
+        )
     issues, effective = _component_issues(draws, y)
     return Diagnostics(table, divergences, n_samples, stray, problems, issues, effective, failed)
+
+
+def _mass_elsewhere(modes: dict[str, Any] | None) -> float:
+    """Return the posterior mass of the modes the fit does not sample (0 if unexplored)."""
+    if not modes:
+        return 0.0
+    return float(sum(m["mass"] for m in modes["modes"] if not m["sampled_by_fit"]))
 
 
 def _ess_remedy(extension: dict[str, Any] | None, n_samples: int) -> str:

@@ -1,6 +1,8 @@
 """Starts in the posterior's main mode: k-means, then a per-chain jitter as PyTensor.
 
-:func:`start_values` finds one start from k-means on the standardised data.
+:func:`start_values` finds one start from k-means on the standardised data;
+:func:`em_starts` many, one per distinct local optimum of EM from random starts (for
+``fit(..., explore=True)``, which looks for the posterior's other modes).
 
 PyMC's default start jitters each unconstrained value by U(-1, 1); for the ordered means
 that multiplies each gap by up to e, enough to put chains in different modes. Every
@@ -30,7 +32,7 @@ from pymc.initial_point import make_initial_point_fn
 from bayesmix.model.build import standardisation
 from bayesmix.model.spec import MixtureSpec
 
-__all__ = ["JITTER", "StartValues", "start_values"]
+__all__ = ["JITTER", "StartValues", "em_starts", "start_values"]
 
 #: Smallest gap between neighbouring start means, in data standard deviations.
 _MIN_START_GAP = 1e-3
@@ -152,3 +154,66 @@ def start_values(y: np.ndarray, spec: MixtureSpec) -> dict[str, np.ndarray]:
         "sigma_z": sigma_z,
         **spec.components_family.start_extra(k),
     }
+
+
+#: EM iterations per random start, and the floor on its sigmas (data sds): no
+#: component collapses onto one point.
+_EM_ITER = 300
+_EM_SIGMA_FLOOR = 0.02
+#: Two EM solutions are distinct when some sorted mean or log sigma differs by more.
+_EM_DISTINCT = 0.2
+
+
+def em_starts(
+    y: np.ndarray, spec: MixtureSpec, n_starts: int, rng: np.random.Generator
+) -> list[dict[str, np.ndarray]]:
+    """Return starts at the distinct local optima of EM, the likeliest first.
+
+    EM for a normal mixture (the starts of any family) on the standardised data from
+    ``n_starts`` random starts: means at distinct random data points, one common sigma
+    between 0.1 and 1 data sd, equal weights. Solutions whose sorted means and log
+    sigmas all agree within ``_EM_DISTINCT`` are one optimum. Each start has the keys of
+    :func:`start_values`, with strictly increasing means.
+    """
+    loc, scale = standardisation(y)
+    z = (y - loc) / scale
+    k = spec.n_components
+    found: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+    for _ in range(n_starts):
+        mu = np.sort(rng.choice(z, k, replace=z.size < k))
+        w, mu, sd, ll = _em(z, np.full(k, 1.0 / k), mu, np.full(k, rng.uniform(0.1, 1.0)))
+        signature = np.r_[mu, np.log(sd)]
+        if all(
+            np.abs(signature - np.r_[m, np.log(s)]).max() > _EM_DISTINCT for _, _, m, s in found
+        ):
+            found.append((ll, w, mu, sd))
+    found.sort(key=lambda t: -t[0])
+    starts = []
+    for _, w, mu, sd in found:
+        means = mu.copy()
+        for j in range(1, k):
+            means[j] = max(means[j], means[j - 1] + _MIN_START_GAP)
+        starts.append({
+            "weights": (w + 1e-3) / (w + 1e-3).sum(),
+            "mu_z": means,
+            "sigma_z": np.maximum(sd, _MIN_START_SIGMA),
+            **spec.components_family.start_extra(k),
+        })  # fmt: skip
+    return starts
+
+
+def _em(
+    z: np.ndarray, w: np.ndarray, mu: np.ndarray, sd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Run EM for a normal mixture; return weights, means, sds (sorted) and log-lik."""
+    for _ in range(_EM_ITER):
+        log_r = np.log(w) - np.log(sd) - 0.5 * ((z[:, None] - mu) / sd) ** 2
+        r = np.exp(log_r - log_r.max(axis=1, keepdims=True))
+        r /= r.sum(axis=1, keepdims=True)
+        n = r.sum(axis=0) + 1e-12
+        w, mu = n / n.sum(), (r * z[:, None]).sum(axis=0) / n
+        sd = np.sqrt((r * (z[:, None] - mu) ** 2).sum(axis=0) / n) + _EM_SIGMA_FLOOR
+    log_r = np.log(w) - np.log(sd) - 0.5 * ((z[:, None] - mu) / sd) ** 2
+    order = np.argsort(mu)
+    ll = float(np.logaddexp.reduce(log_r, axis=1).sum())
+    return w[order], mu[order], sd[order], ll

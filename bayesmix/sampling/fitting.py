@@ -32,6 +32,7 @@ def fit(
     ess_target: float | None = 400,
     max_draws: int | None = None,
     max_time: float | None = None,
+    explore: bool = False,
     **sample_kwargs: Any,
 ) -> MixtureResult:
     """Fit a Bayesian finite mixture by NUTS.
@@ -89,6 +90,14 @@ def fit(
         Stop extending after this many seconds (no further round starts). A time budget
         makes the result depend on the machine's speed: prefer ``max_draws`` for
         reproducible fits.
+    explore : bool, default False
+        Look for the posterior's other modes, which chains started at the k-means
+        solution never visit: NUTS chains from the distinct optima of EM from 20
+        random starts, grouped by mode and weighed by importance sampling (see
+        :mod:`bayesmix.sampling.explore`). The modes and their masses are in
+        ``res.modes``; if another mode holds more mass than the fit's, the fit is
+        sampled again there, and if other modes hold more than 5% of the mass the
+        fit is reported as describing one mode only. Costs two chains per optimum.
     **sample_kwargs
         Passed on to :func:`pymc.sample` (e.g. ``nuts_sampler_kwargs``).
 
@@ -132,5 +141,6 @@ def fit(
         y, n_components, family=family, priors=priors, draws=draws, tune=tune,
         chains=chains, cores=cores, target_accept=target_accept, random_seed=random_seed,
         sampler=sampler, progressbar=progressbar, rerun_stray=rerun_stray,
-        ess_target=ess_target, max_draws=max_draws, max_time=max_time, **sample_kwargs,
+        ess_target=ess_target, max_draws=max_draws, max_time=max_time, explore=explore,
+        **sample_kwargs,
     )  # fmt: skip

@@ -11,6 +11,7 @@ from bayesmix.data import check_n_components
 from bayesmix.diagnostics.checks import ESS_MIN
 from bayesmix.model import FamilyName, MixtureSpec, Priors
 from bayesmix.result import MixtureResult
+from bayesmix.sampling.explore import explore as explore_modes
 from bayesmix.sampling.extend import check_budget, default_max_draws, extend_to_target
 from bayesmix.sampling.nuts import attach_log_likelihood, sample
 from bayesmix.sampling.settings import Sampler, SamplerSettings, random_seed_of, resolve_sampler
@@ -37,6 +38,7 @@ def fit_components(
     ess_target: float | None = ESS_MIN,
     max_draws: int | None = None,
     max_time: float | None = None,
+    explore: bool = False,
     warn: bool = True,
     **sample_kwargs: Any,
 ) -> MixtureResult:
@@ -71,6 +73,13 @@ def fit_components(
             default_max_draws(settings) if max_draws is None else max_draws,
             max_time,
         )
+    if explore:
+        result = explore_modes(
+            result, y, spec, settings,
+            lambda start: _sample_checked(y, spec, replace(settings, draws=_draws_of(result)),
+                                          rerun_stray, progressbar, sample_kwargs, start),
+            progressbar, sample_kwargs,
+        )  # fmt: skip
     if warn:
         result.check_convergence(stacklevel=3)
     return result
@@ -83,16 +92,21 @@ def _sample_checked(
     rerun_stray: bool,
     progressbar: bool,
     sample_kwargs: dict[str, Any],
+    start: dict[str, np.ndarray] | None = None,
 ) -> MixtureResult:
     """Sample the standard model of ``spec``; rerun stray chains if asked (see stray)."""
     # model None: the standard model of spec, which nutpie compiles once per structure;
     # res.model builds it for this data on first access
-    idata = sample(None, y, spec, settings, progressbar=progressbar, **sample_kwargs)
+    idata = sample(None, y, spec, settings, progressbar=progressbar, start=start, **sample_kwargs)
     result = MixtureResult(idata)
     stray = result.diagnostics.stray_chains
     if rerun_stray and stray and len(stray) < settings.chains:
         result = _rerun_stray(result, y, spec, settings, stray, progressbar, sample_kwargs)
     return result
+
+
+def _draws_of(result: MixtureResult) -> int:
+    return int(result.idata["posterior"].sizes["draw"])
 
 
 def _rerun_stray(
