@@ -17,7 +17,7 @@ from helpers import fake_result, iid_posterior
 
 import bayesmix as bm
 from bayesmix.diagnostics.checks import EXTENSION_ATTR
-from bayesmix.report import sections
+from bayesmix.report import beyond
 from bayesmix.report.reproduce import reproduce_code
 from bayesmix.sampling.extend import extend_to_target
 from bayesmix.sampling.settings import SamplerSettings
@@ -54,7 +54,7 @@ def test_a_short_fit_is_continued_to_the_target_and_says_so(
             short.idata["posterior"][name].values,
         )
     # the report says what was done; its script reproduces the fit with nothing to extend
-    (text,) = sections._extension_text(extended)
+    (text,) = beyond.extension_text(extended)
     assert f"continued to {reached} draws" in text.text and "target met" in text.text
     assert "ess_target=None" in reproduce_code(extended)
 

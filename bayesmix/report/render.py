@@ -13,6 +13,7 @@ import base64
 import struct
 from dataclasses import dataclass, field
 from html import escape
+from typing import Any
 
 __all__ = [
     "Alert",
@@ -125,6 +126,11 @@ overflow:auto;max-height:46em;font-size:.85em}
 figure{margin:12px 0}figure img{max-width:100%;height:auto;display:block}
 figcaption{color:#59636e;font-size:.9em}
 """
+
+
+def number(v: Any, digits: int = 4) -> str:
+    """Format a number for a report cell: ``digits`` significant digits, a true minus."""
+    return f"{float(v):.{digits}g}".replace("-", "\N{MINUS SIGN}")
 
 
 def _png_size(png: bytes) -> tuple[int, int]:

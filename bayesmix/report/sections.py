@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayesmix.data.provenance import data_fingerprint, package_versions
-from bayesmix.diagnostics.checks import ESS_MIN, EXTENSION_ATTR, R_HAT_MAX
+from bayesmix.diagnostics.checks import ESS_MIN, R_HAT_MAX
 from bayesmix.diagnostics.ranks import RANK_ALPHA, RANK_MAX_DRAWS
 from bayesmix.model.spec import Priors
 from bayesmix.report import render as r
 from bayesmix.report import reproduce as rep
+from bayesmix.report.beyond import extension_text, modes_blocks
 from bayesmix.report.figures import PPC_DRAWS, PPC_MAX_POINTS, render_figures
+from bayesmix.report.render import number as _f
 
 if TYPE_CHECKING:
     from bayesmix.posterior.fitted import Fitted
@@ -43,10 +45,6 @@ _CHECKS = (
         "rank distributions",
     ),
 )
-
-
-def _f(v: Any, digits: int = 4) -> str:
-    return f"{float(v):.{digits}g}".replace("-", "\N{MINUS SIGN}")
 
 
 def _attr_json(result: Fitted, key: str) -> dict[str, Any]:
@@ -206,27 +204,11 @@ def _diagnostics(result: Fitted) -> tuple[r.Section, list[r.Alert]]:
         f"\N{SUPERSCRIPT TWO}): {k_eff}. Per quantity (label-invariant quantities mean "
         "the same whatever the order of the components):"
     )
-    extended = _extension_text(result)
-    blocks: tuple[r.Block, ...] = (verdict, *extended, checks, *alerts[1:], note, per_table)
+    extended = extension_text(result)
+    blocks: tuple[r.Block, ...] = (
+        verdict, *extended, checks, *alerts[1:], *modes_blocks(result), note, per_table,
+    )  # fmt: skip
     return r.Section("diagnostics", "Convergence diagnostics", blocks), alerts
-
-
-def _extension_text(result: Fitted) -> tuple[r.Text, ...]:
-    """Say how sampling was extended to the ESS target, if it was."""
-    ext = json.loads(result.idata.attrs.get(EXTENSION_ATTR, "null"))
-    if not ext:
-        return ()
-    rounds = ext["rounds"]
-    return (
-        r.Text(
-            f"Sampling was extended to the ESS target {ext['ess_target']:g}: the smallest "
-            f"bulk or tail ESS was {rounds[0]['min_ess_before']:.0f} with "
-            f"{ext['draws_asked']} draws per chain, so the chains were continued to "
-            f"{ext['draws_reached']} draws ({len(rounds)} round(s); the same seed, so the "
-            f"first draws are the original ones), reaching {ext['min_ess_after']:.0f} "
-            f"({ext['stopped']}; budget {ext['max_draws']} draws over all chains)."
-        ),
-    )
 
 
 def _components_section(result: Fitted) -> r.Section:
