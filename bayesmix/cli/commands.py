@@ -90,6 +90,7 @@ def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
         "progressbar": _progressbar(args),
         "ess_target": args.ess_target or None,
         "max_draws": args.max_draws,
+        "explore": args.explore,
     }
 
 
@@ -271,6 +272,10 @@ def _sampler_options() -> _Parser:
     p.add_argument(
         "--max-draws", type=int, default=None,
         help="budget of that extension, draws over all chains (default 4 x draws x chains)",
+    )  # fmt: skip
+    p.add_argument(
+        "--explore", action="store_true",
+        help="also look for other posterior modes and weigh them (see docs/choosing_k.md)",
     )  # fmt: skip
     p.add_argument(
         "--progressbar",
