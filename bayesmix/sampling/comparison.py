@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 
 from bayesmix.data.validate import as_observations, check_n_components
-from bayesmix.diagnostics.checks import ConvergenceWarning
+from bayesmix.diagnostics.checks import EXTENSION_ATTR, ConvergenceWarning
 from bayesmix.families import get_family
 from bayesmix.model import FamilyName
 from bayesmix.result import MixtureResult
@@ -238,6 +238,9 @@ def _finished(
     if progressbar:
         state = None if result is None else result.converged
         verdict = {None: "sampling FAILED", True: "converged", False: "NOT converged"}[state]
+        if result is not None and EXTENSION_ATTR in result.idata.attrs:
+            draws = result.idata["posterior"].sizes["draw"]
+            verdict += f" (chains continued to {draws} draws for the ESS target)"
         print(f"bayesmix.compare: {label} ({step}) {verdict}, {took:.1f} s", file=sys.stderr)
 
 
