@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesmix.diagnostics.chains import chain_groups, component_issues, stray_chains
 from bayesmix.diagnostics.mcmcstats import convergence, tail_prob
 from bayesmix.diagnostics.ranks import RANK_ALPHA, p_text, panel_alpha, rank_p_values
 from bayesmix.families import Family, get_family
@@ -33,7 +34,6 @@ __all__ = [
     "ComponentWarning",
     "ConvergenceWarning",
     "Diagnostics",
-    "chain_groups",
     "diagnose",
     "warn_if_not_converged",
 ]
@@ -43,10 +43,6 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 R_HAT_MAX = 1.01
 #: Bulk or tail ESS below this fails (Vehtari et al. 2021: 100 per chain for 4 chains).
 ESS_MIN = 400
-#: A chain whose mean of some mu_k sits more than this many pooled within-chain standard
-#: deviations from the median chain is "in a different mode". Within one mode, chain means
-#: differ by Monte Carlo error, a small fraction of a standard deviation.
-MODE_GAP_SD = 3.0
 #: Tree attribute where a fit records its extension to the ESS target (JSON; written by
 #: :mod:`bayesmix.sampling.extend`, read here to name the remedy still open).
 EXTENSION_ATTR = "bayesmix_extension"
@@ -55,12 +51,6 @@ EXTENSION_ATTR = "bayesmix_extension"
 MINOR_MASS_MAX = 0.05
 #: Data quantiles where the predictive density is checked (a label-invariant quantity).
 GRID_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
-#: A component expected to hold fewer observations than this is "empty".
-EMPTY_COUNT = 1.0
-#: A component expected to hold fewer observations than this models outliers, not a group.
-MIN_GROUP_SIZE = 3.0
-#: A component whose median sigma is below this fraction of the data's sd has collapsed.
-COLLAPSE_FRACTION = 0.02
 
 
 class ConvergenceWarning(UserWarning):
@@ -225,81 +215,6 @@ def _table(names: list[str], values: np.ndarray, invariant: list[str]) -> pd.Dat
     return table
 
 
-def chain_groups(values: np.ndarray) -> list[list[int]]:
-    """Chains grouped by the mode they settled in, largest group first.
-
-    Two chains are in one mode when, for every quantity, their means differ by at most
-    ``MODE_GAP_SD`` pooled within-chain sds; groups are the connected sets of that
-    relation. ``values`` has shape (quantity, chain, draw).
-    """
-    n_chains = values.shape[1]
-    chain_mean = values.mean(axis=2)
-    within_sd = np.sqrt(values.var(axis=2).mean(axis=1))
-    within_sd = np.where(within_sd > 0, within_sd, np.inf)
-    scaled = chain_mean / within_sd[:, None]
-    gap = np.abs(scaled[:, :, None] - scaled[:, None, :]).max(axis=0)
-    agree = gap <= MODE_GAP_SD
-    groups, seen = [], set()
-    for first in range(n_chains):
-        if first in seen:
-            continue
-        group, todo = {first}, [first]
-        while todo:
-            c = todo.pop()
-            for d in np.flatnonzero(agree[c]):
-                if int(d) not in group:
-                    group.add(int(d))
-                    todo.append(int(d))
-        seen |= group
-        groups.append(sorted(group))
-    return sorted(groups, key=lambda g: (-len(g), g[0]))
-
-
-def _stray_chains(groups: list[list[int]]) -> tuple[int, ...]:
-    """Chains outside the one largest group; every chain if no group is the largest.
-
-    Without a single largest group there is no telling which mode is the main one, so
-    no chain may be rerun from the others' consensus (that could pull every chain into
-    a minor mode).
-    """
-    if len(groups) < 2:
-        return ()
-    if len(groups[0]) == len(groups[1]):
-        return tuple(sorted(c for g in groups for c in g))
-    return tuple(sorted(c for g in groups[1:] for c in g))
-
-
-def _component_issues(
-    draws: dict[str, np.ndarray], y: np.ndarray
-) -> tuple[tuple[str, ...], float]:
-    """Empty components and collapsed sigmas; and the effective number of components."""
-    w, sigma = draws["weights"], draws["sigma"]
-    effective = float(np.mean(1.0 / np.sum(w**2, axis=-1)))
-    issues = []
-    expected_n = y.size * w.mean(axis=(0, 1))
-    for k in np.flatnonzero(expected_n < EMPTY_COUNT):
-        issues.append(
-            f"component {k} is empty: its weight ({w[..., k].mean():.2g}) gives it "
-            f"{expected_n[k]:.2g} of {y.size} observations; the data support fewer "
-            f"components (effective number {effective:.2f}): fit fewer components or "
-            "compare K with bm.compare"
-        )
-    for k in np.flatnonzero((expected_n >= EMPTY_COUNT) & (expected_n < MIN_GROUP_SIZE)):
-        issues.append(
-            f"component {k} holds only {expected_n[k]:.2g} of {y.size} observations: it "
-            "models an outlier or a spike, not a group; check those points "
-            "(res.predict() == k), and fit fewer components if they are not a group"
-        )
-    median_sigma = np.median(sigma, axis=(0, 1))
-    for k in np.flatnonzero(median_sigma < COLLAPSE_FRACTION * np.std(y)):
-        issues.append(
-            f"component {k} has collapsed: its sigma ({median_sigma[k]:.3g}) is under "
-            f"{COLLAPSE_FRACTION:.0%} of the data's sd, a spike on a few points; use "
-            "priors=bm.Priors(sigma_prior='gamma') (or 'invgamma') or fewer components"
-        )
-    return tuple(issues), effective
-
-
 def diagnose(idata: xr.DataTree) -> Diagnostics:
     """Check convergence of a fitted mixture's posterior.
 
@@ -329,7 +244,7 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
         divergences = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
     groups = chain_groups(values) if values.shape[1] > 1 else []
-    stray = _stray_chains(groups)
+    stray = stray_chains(groups)
     extension = json.loads(idata.attrs.get(EXTENSION_ATTR, "null"))
     failed, problems = _problems(table, divergences, n_samples, stray, extension, groups)
     modes = json.loads(idata.attrs.get(MODES_ATTR, "null"))
@@ -341,7 +256,7 @@ def diagnose(idata: xr.DataTree) -> Diagnostics:
             "(res.modes); the fit samples one mode, so its summaries describe only that "
             "one: compare fits with other K or families, or report the modes",
         )
-    issues, effective = _component_issues(draws, y)
+    issues, effective = component_issues(draws, y)
     return Diagnostics(table, divergences, n_samples, stray, problems, issues, effective, failed)
 
 

@@ -8,7 +8,7 @@ so a mode no chain entered is invisible to every diagnostic. Exploration:
 2. runs ``EXPLORE_CHAINS`` NUTS chains from each (same tuning and draws as the fit,
    seeds derived from its seed), which settle in the modes near those optima;
 3. groups the fit's chains and these by the mode they settled in (the stray-chain
-   rule, :func:`bayesmix.diagnostics.checks.chain_groups`);
+   rule, :func:`bayesmix.diagnostics.chains.chain_groups`);
 4. weighs the modes by importance sampling (:func:`bayesmix.posterior.modes.mode_masses`).
 
 The fit keeps its own chains; if a mode with more mass than the fit's exists, the fit is
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayesmix.diagnostics.checks import chain_groups
+from bayesmix.diagnostics.chains import chain_groups
 from bayesmix.model import MixtureSpec
 from bayesmix.model.starts import em_starts
 from bayesmix.posterior.modes import MODES_ATTR, mode_masses, unconstrained
