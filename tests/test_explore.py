@@ -60,9 +60,11 @@ def explored() -> bm.MixtureResult:
 def test_galaxies_k3_minor_mode_is_found_and_weighed(explored: bm.MixtureResult) -> None:
     """The minor mode no k-means-started chain visits: a wide component near 20,000 km/s.
 
-    Its mass, measured with three proposal shapes and four seeds, is 1.2-1.5%
-    (docs/choosing_k.md); issue 18 quotes ~0.5% from a tempered Gibbs sampler of
-    unstated priors. We ask for the mode and a mass between 0.25% and 5%.
+    Reference: parallel-tempered Gibbs on the same priors, sharing nothing with the
+    importance sampling (benchmarks/galaxies_tempered_gibbs.py): 1.34% and 1.18% of
+    36,000 draws in two seeds (~390 visits each), so 1.26%. Issue 18 asks for the mass
+    within a factor of 2 (its ~0.5% came from a tempered Gibbs run of unstated priors;
+    on bayesmix's priors the reference is 1.26%).
     """
     modes = explored.modes
     assert modes is not None and len(modes) >= 2
@@ -72,7 +74,7 @@ def test_galaxies_k3_minor_mode_is_found_and_weighed(explored: bm.MixtureResult)
     wide = [m for m in others if max(m.sigma) > 5000]
     assert wide, modes
     minor = wide[0]
-    assert 0.0025 < minor.mass < 0.05 and minor.mass_se < minor.mass / 3
+    assert 0.0126 / 2 < minor.mass < 0.0126 * 2 and minor.mass_se < minor.mass / 3
     assert modes.attrs["pareto_k"] < 0.7
     # under 5% elsewhere: the fit stands, and the report shows the modes
     assert explored.converged, explored.diagnostics
