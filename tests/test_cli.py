@@ -341,6 +341,9 @@ def test_ctrl_c_mid_sampling_exits_130_promptly_and_writes_nothing(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a test run started in the background of a non-interactive
+        # shell ignores SIGINT, and the child would inherit that (the signal is lost)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         # nutpie names its sampler threads when sampling begins (after the model
