@@ -12,6 +12,7 @@ import bayesmix as bm
 from bayesmix.model.starts import em_starts
 from bayesmix.posterior.modes import mode_masses
 from bayesmix.report import beyond
+from bayesmix.report.reproduce import reproduce_code
 
 
 def test_mode_masses_recover_known_masses() -> None:
@@ -80,6 +81,7 @@ def test_galaxies_k3_minor_mode_is_found_and_weighed(explored: bm.MixtureResult)
     assert explored.converged, explored.diagnostics
     text, table = beyond.modes_blocks(explored)
     assert "settled in" in text.text and len(table.rows) == len(modes)
+    assert "explore=True" in reproduce_code(explored)  # the exploration can move the fit
 
 
 def test_a_fit_in_a_light_mode_is_reported(explored: bm.MixtureResult) -> None:

@@ -7,6 +7,7 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 from bayesmix.data.provenance import data_fingerprint
+from bayesmix.posterior.modes import MODES_ATTR
 
 if TYPE_CHECKING:
     from bayesmix.posterior.fitted import Fitted
@@ -55,6 +56,8 @@ def reproduce_code(result: Fitted) -> str:
     # draws are the final ones (those an extension reached, if any): the same fit is
     # that many draws with no extension, whatever ess_target the fit was made with
     args.append("ess_target=None")
+    if MODES_ATTR in result.idata.attrs:  # the exploration can move the fit's chains
+        args.append("explore=True")
     call = "".join(f"        {a},\n" for a in args)
     return f"""import hashlib
 

@@ -35,8 +35,8 @@ __all__ = ["check_budget", "default_max_draws", "extend_to_target"]
 _MARGIN = 1.15
 #: Each round raises the draws at least this much (no rounds of a few draws).
 _MIN_GROWTH = 1.25
-#: r_hat up to this is extended: with few draws r_hat is noisy (1.02 at 400 draws of
-#: chains that agree is common), and more chains either bring it under 1.01 or show
+#: r_hat up to this is extended: short chains inflate r_hat (1.02 at 400 draws of
+#: chains that agree is common), and longer chains either bring it under 1.01 or show
 #: that the chains disagree. Above it, or with stray chains, rank-test failures or
 #: divergences, more draws would not help and the fit is left as it is.
 R_HAT_EXTEND = 1.05

@@ -76,13 +76,14 @@ def fit(
         strays again is reported by a :class:`ConvergenceWarning`.
     ess_target : float or None, default 400
         Sample until every quantity's bulk and tail ESS reach this. A fit whose chains
-        agree (r_hat, rank test, no stray chain) and saw no divergence, but whose ESS
-        falls short, gets more chains (``draws`` each, new seeds derived from
-        ``random_seed``, started in the main mode) appended until the target is met or
-        the budget runs out; recorded in ``res.idata.attrs["bayesmix_extension"]`` and
-        the report (see :mod:`bayesmix.sampling.extend`). A fit failing any other check
-        is not extended. None turns this off. The convergence check itself asks for
-        400 whatever the target.
+        agree (no stray chain, rank test passed, r_hat at most 1.05) and saw no
+        divergence, but whose ESS falls short, has its chains continued: the same seed
+        and more draws per chain (nutpie repeats the shorter run's draws and goes on),
+        until the target is met or the budget runs out; recorded in
+        ``res.idata.attrs["bayesmix_extension"]`` and the report (see
+        :mod:`bayesmix.sampling.extend`). A fit failing any other check is not
+        extended. None turns this off. The convergence check itself asks for 400
+        whatever the target.
     max_draws : int, optional
         Budget of the extension: post-tuning draws over all chains (default: four times
         ``draws * chains``).
@@ -135,7 +136,7 @@ def fit(
             y, candidates, family=family, priors=priors, draws=draws, tune=tune, chains=chains,
             cores=cores, target_accept=target_accept, random_seed=random_seed,
             sampler=sampler, progressbar=progressbar, ess_target=ess_target,
-            max_draws=max_draws, max_time=max_time, **sample_kwargs,
+            max_draws=max_draws, max_time=max_time, explore=explore, **sample_kwargs,
         ).best  # fmt: skip
     return fit_components(
         y, n_components, family=family, priors=priors, draws=draws, tune=tune,
